@@ -1,0 +1,5 @@
+"""``python -m guestclock``."""
+
+from guestclock.cli import entrypoint
+
+entrypoint()

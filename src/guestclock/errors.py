@@ -1,0 +1,105 @@
+"""The one error tree of guestclock.
+
+Every failure a user can cause is one of these; the CLI is the only place that
+turns them into text on stderr and an exit code::
+
+    GuestclockError                  base; ``.message`` is the libvirt-matching text
+    +-- XMLError                     the document cannot be read as a <clock>/<domain>
+    |   +-- MalformedXMLError        not well-formed, hostile (DTD, entities), too big or too deep
+    +-- UnsupportedConfigError       valid XML that this QEMU cannot implement
+    +-- CapabilityError              a -help text, capability dump or version that cannot be read
+    +-- ProbeError                   a QEMU binary that cannot be asked (missing, hangs, not QEMU)
+    +-- VerifyError                  a running QEMU did not start or could not be read back
+
+Messages that libvirt also raises keep libvirt's words, and ``str(err)`` carries
+libvirt's prefix (``XML error: ``, ``unsupported configuration: ``) so that a
+user who pastes the line into a search engine finds the libvirt discussions.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CapabilityError",
+    "GuestclockError",
+    "MalformedXMLError",
+    "ProbeError",
+    "UnsupportedConfigError",
+    "VerifyError",
+    "XMLError",
+]
+
+
+class GuestclockError(Exception):
+    """Base of every error guestclock raises on purpose."""
+
+    prefix = ""
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: what the error is about: an element, a timer, a file, a binary
+        self.subject = subject
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.message}"
+
+
+class XMLError(GuestclockError):
+    """A parse-time error; libvirt reports these as ``XML error: ...``."""
+
+    prefix = "XML error: "
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        element: str | None = None,
+        attribute: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        super().__init__(message, subject=element)
+        self.line = line
+        self.element = element
+        self.attribute = attribute
+        self.value = value
+
+
+class MalformedXMLError(XMLError):
+    """The bytes are not a document guestclock will read (syntax, DTD, size, depth)."""
+
+
+class UnsupportedConfigError(GuestclockError):
+    """Valid configuration that the given QEMU cannot implement.
+
+    ``capability`` names the capability whose absence caused the refusal, or is
+    None when no QEMU can implement it (e.g. the 'platform' timer).
+    """
+
+    prefix = "unsupported configuration: "
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        capability: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message, subject=subject)
+        self.capability = capability
+        self.line = line
+        #: every refusal found, this one first (the translation reports all of them)
+        self.refusals: tuple[UnsupportedConfigError, ...] = (self,)
+
+
+class CapabilityError(GuestclockError):
+    """A capability source (-help text, libvirt dump, version number) is unreadable."""
+
+
+class ProbeError(GuestclockError):
+    """A QEMU binary could not be probed."""
+
+
+class VerifyError(GuestclockError):
+    """A QEMU started for verification failed, or its state could not be read."""

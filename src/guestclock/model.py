@@ -1,0 +1,163 @@
+"""Typed, immutable model of libvirt's ``<clock>`` element and the domain facts it needs.
+
+Closed vocabularies are enums whose values are libvirt's XML spellings; values are
+frozen dataclasses. The model never holds an unconverted string: reading and
+validation (``xmlread``) convert or refuse.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CPU",
+    "X86_ARCHES",
+    "Basis",
+    "Catchup",
+    "Clock",
+    "Domain",
+    "Offset",
+    "TickPolicy",
+    "Timer",
+    "TimerMode",
+    "TimerName",
+    "Track",
+]
+
+
+class Offset(enum.Enum):
+    """``<clock offset=...>``."""
+
+    UTC = "utc"
+    LOCALTIME = "localtime"
+    TIMEZONE = "timezone"
+    VARIABLE = "variable"
+    ABSOLUTE = "absolute"
+
+
+class Basis(enum.Enum):
+    """``<clock offset='variable' basis=...>``."""
+
+    UTC = "utc"
+    LOCALTIME = "localtime"
+
+
+class TimerName(enum.Enum):
+    """``<timer name=...>``."""
+
+    PLATFORM = "platform"
+    PIT = "pit"
+    RTC = "rtc"
+    HPET = "hpet"
+    TSC = "tsc"
+    KVMCLOCK = "kvmclock"
+    HYPERVCLOCK = "hypervclock"
+    ARMVTIMER = "armvtimer"
+
+
+class TickPolicy(enum.Enum):
+    """``<timer tickpolicy=...>``: what happens to ticks the guest missed."""
+
+    DELAY = "delay"
+    CATCHUP = "catchup"
+    MERGE = "merge"
+    DISCARD = "discard"
+
+
+class Track(enum.Enum):
+    """``<timer track=...>``: which clock the rtc/platform timer follows."""
+
+    BOOT = "boot"
+    GUEST = "guest"
+    WALL = "wall"
+    REALTIME = "realtime"
+
+
+class TimerMode(enum.Enum):
+    """``<timer name='tsc' mode=...>``."""
+
+    AUTO = "auto"
+    NATIVE = "native"
+    EMULATE = "emulate"
+    PARAVIRT = "paravirt"
+    SMPSAFE = "smpsafe"
+
+
+#: architectures on which the PC timers (pit, hpet, tsc, kvmclock, hypervclock) exist
+X86_ARCHES = frozenset({"i686", "x86_64"})
+
+
+@dataclass(frozen=True)
+class Catchup:
+    """``<catchup threshold slew limit/>`` inside a timer with tickpolicy='catchup'."""
+
+    threshold: int | None = None
+    slew: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One ``<timer>``. ``None`` means the attribute was absent (the hypervisor default)."""
+
+    name: TimerName
+    present: bool | None = None
+    tickpolicy: TickPolicy | None = None
+    catchup: Catchup | None = None
+    track: Track | None = None
+    frequency: int | None = None
+    mode: TimerMode | None = None
+    #: source line of the element (not part of equality: two readings of one clock are equal)
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """``<clock>``.
+
+    libvirt turns ``offset='utc|localtime' adjustment='N'`` into a variable offset
+    with the matching basis; the reader does the same, so ``adjustment`` is only
+    set for ``Offset.VARIABLE``, and ``reset`` records ``adjustment='reset'``.
+    """
+
+    offset: Offset = Offset.UTC
+    timezone: str | None = None
+    adjustment: int | None = None
+    reset: bool = False
+    basis: Basis | None = None
+    start: int | None = None
+    timers: tuple[Timer, ...] = ()
+    line: int | None = field(default=None, compare=False)
+
+    def timer(self, name: TimerName) -> Timer | None:
+        """The timer called ``name``, if the clock has one."""
+        for timer in self.timers:
+            if timer.name is name:
+                return timer
+        return None
+
+
+@dataclass(frozen=True)
+class CPU:
+    """The part of ``<cpu>`` that decides the ``-cpu`` model."""
+
+    mode: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The facts of a ``<domain>`` that the clock's arguments depend on.
+
+    A bare ``<clock>`` document gives a Domain with only ``clock`` set; the
+    translation then takes the architecture from the capabilities.
+    """
+
+    clock: Clock
+    virt_type: str | None = None
+    arch: str | None = None
+    machine: str | None = None
+    cpu: CPU | None = None
+    emulator: str | None = None
+    name: str | None = None
