@@ -321,19 +321,17 @@ _EXTENSION_MODULES: tuple[str, ...] = ()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from .errors import GuestclockError, XMLError
+    from .errors import GuestclockError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         status: int = args.handler(args)
         return status
-    except XMLError as exc:
-        where = f"{args.file}:{exc.line}: " if exc.line is not None and hasattr(args, "file") else ""
-        print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
-        return 1
     except GuestclockError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        line = getattr(exc, "line", None)
+        where = f"{args.file}:{line}: " if line is not None and hasattr(args, "file") else ""
+        print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
         return 1
     except _FileError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
