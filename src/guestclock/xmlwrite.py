@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 from .model import Clock, Offset, Timer
 
@@ -10,7 +10,8 @@ __all__ = ["clock_to_xml"]
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
-    return "".join(f" {name}={quoteattr(value)}" for name, value in pairs)
+    # single quotes, as libvirt writes them
+    return "".join(f" {name}='{escape(value, {chr(39): '&apos;', chr(34): '&quot;'})}'" for name, value in pairs)
 
 
 def _timer_to_xml(timer: Timer, indent: str) -> str:
