@@ -2,8 +2,10 @@
 
 Python's ElementTree keeps no line numbers and, by default, accepts a DTD with
 internal entities. guestclock refuses any DTD (so no entity can expand and no
-external entity can be fetched), bounds the size, the nesting depth and the
-length of one attribute, and records the line of every element so that errors
+external entity can be fetched), bounds the size, the nesting depth, the number
+of elements, the attributes of one element, the length of one attribute and of
+one tag (so every hostile document is refused in well under a second and a few
+tens of MB), names bytes that are not UTF-8 as such, and records the line of every element so that errors
 can point at the text.
 """
 
@@ -14,12 +16,33 @@ from xml.parsers import expat
 
 from .errors import MalformedXMLError
 
-__all__ = ["MAX_ATTRIBUTE", "MAX_BYTES", "MAX_DEPTH", "Element", "parse_document"]
+__all__ = [
+    "MAX_ATTRIBUTE",
+    "MAX_ATTRIBUTES",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "MAX_TOKEN",
+    "Element",
+    "parse_document",
+]
 
 #: a domain XML is a few kB; libvirt's own domains stay far below this
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 256
 MAX_ATTRIBUTE = 64 * 1024
+#: a domain with hundreds of devices has a few thousand elements. Without this
+#: bound, 10 MB of ``<a/>`` is 2.6 million Element objects: 9 s and 700 MB.
+MAX_ELEMENTS = 50_000
+#: libvirt's widest element has about 20 attributes; 10 MB of ``a1="" a2=""``
+#: in one tag would otherwise cost a second and 300 MB
+MAX_ATTRIBUTES = 256
+#: the longest single piece of markup (a tag with its attributes, a comment):
+#: expat sees a tag only once it is complete, so the per-attribute bounds above
+#: cannot stop one 10 MB tag from being scanned; this bound can
+MAX_TOKEN = 2 * 1024 * 1024
+#: bytes handed to expat at a time (between two checks of MAX_TOKEN)
+_CHUNK = 256 * 1024
 
 
 @dataclass
@@ -50,6 +73,28 @@ class _Refused(Exception):
         self.message = message
 
 
+def _short(name: str) -> str:
+    """A tag or attribute name for a message: printable and at most 64 characters."""
+    shown = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= 64 else shown[:64] + "..."
+
+
+def _non_utf8(raw: bytes, index: int) -> str | None:
+    """Why ``raw`` is not UTF-8 at byte ``index`` (where expat stopped), when it
+    declares no other encoding; else None."""
+    head = raw[:200].lstrip()
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        head.startswith(b"<?xml") and b"encoding" in head.split(b"?>", 1)[0]
+    ):
+        return None  # UTF-16 or a declared encoding: expat's own message stands
+    try:
+        raw[: index + 4].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start == index:
+            return f"document is not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+    return None
+
+
 def parse_document(data: bytes | str) -> Element:
     """Parse ``data`` into an :class:`Element` tree or raise MalformedXMLError."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -58,22 +103,37 @@ def parse_document(data: bytes | str) -> Element:
     if not raw.strip():
         raise MalformedXMLError("document is empty")
     parser = expat.ParserCreate()
+    # attributes as a flat [name, value, ...] list: counted before a dict is built
+    parser.ordered_attributes = True
+    # one callback per 8 kB of text, not one per character reference
+    parser.buffer_text = True
     stack: list[Element] = []
     root: list[Element] = []
+    count = 0
+    #: byte offset of the last markup expat reported (for MAX_TOKEN)
+    seen = 0
 
     def refuse(message: str) -> None:
         raise _Refused(message)
 
-    def start(tag: str, attrib: dict[str, str]) -> None:
+    def start(tag: str, pairs: list[str]) -> None:
+        nonlocal count, seen
+        seen = parser.CurrentByteIndex
+        count += 1
+        if count > MAX_ELEMENTS:
+            refuse(f"document has more than {MAX_ELEMENTS} elements")
         if len(stack) >= MAX_DEPTH:
             refuse(f"elements are nested more than {MAX_DEPTH} deep")
+        if len(pairs) > 2 * MAX_ATTRIBUTES:
+            refuse(f"element '{_short(tag)}' has {len(pairs) // 2} attributes; the limit is {MAX_ATTRIBUTES}")
+        attrib = dict(zip(pairs[::2], pairs[1::2], strict=True))
         for name, value in attrib.items():
             if len(value) > MAX_ATTRIBUTE:
                 refuse(
-                    f"attribute '{name}' of element '{tag}' is {len(value)} characters long; "
+                    f"attribute '{_short(name)}' of element '{_short(tag)}' is {len(value)} characters long; "
                     f"the limit is {MAX_ATTRIBUTE}"
                 )
-        element = Element(tag, dict(attrib), parser.CurrentLineNumber)
+        element = Element(tag, attrib, parser.CurrentLineNumber)
         if stack:
             stack[-1].children.append(element)
         else:
@@ -81,9 +141,17 @@ def parse_document(data: bytes | str) -> Element:
         stack.append(element)
 
     def end(tag: str) -> None:
+        nonlocal seen
+        seen = parser.CurrentByteIndex
         stack.pop()
 
+    def other(*_args: object) -> None:
+        nonlocal seen
+        seen = parser.CurrentByteIndex
+
     def text(data: str) -> None:
+        nonlocal seen
+        seen = parser.CurrentByteIndex
         if stack and len(stack[-1].text) < MAX_ATTRIBUTE:
             stack[-1].text += data
 
@@ -100,17 +168,31 @@ def parse_document(data: bytes | str) -> Element:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
+    parser.CommentHandler = other
+    parser.ProcessingInstructionHandler = other
     parser.StartDoctypeDeclHandler = doctype
     parser.EntityDeclHandler = entity
     parser.UnparsedEntityDeclHandler = entity
     parser.ExternalEntityRefHandler = external
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
-        parser.Parse(raw, True)
+        for offset in range(0, len(raw), _CHUNK):
+            parser.Parse(raw[offset : offset + _CHUNK], False)
+            if offset + _CHUNK - seen > MAX_TOKEN:
+                refuse(f"a single tag, comment or text run is longer than {MAX_TOKEN} bytes")
+        parser.Parse(b"", True)
     except _Refused as refused:
         raise MalformedXMLError(refused.message, line=parser.CurrentLineNumber) from None
     except expat.ExpatError as exc:
         reason = expat.ErrorString(exc.code) if exc.code else str(exc)
+        bad = (
+            _non_utf8(raw, parser.ErrorByteIndex)
+            if exc.code == expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN]
+            else None
+        )
+        if bad is not None:
+            # expat says only "invalid token" for bytes that are not UTF-8
+            raise MalformedXMLError(bad, line=exc.lineno) from None
         raise MalformedXMLError(
             f"document is not well-formed XML: {reason} (column {exc.offset})", line=exc.lineno
         ) from None
