@@ -18,7 +18,7 @@ import pytest
 from corpus import CORPUS, Case, all_cases, clock_items, libvirt_items
 from guestclock.errors import UnsupportedConfigError, XMLError
 from guestclock.hosttime import host_now
-from guestclock.translate import translate
+from guestclock.translation import translate
 from guestclock.xmlread import read_domain
 
 DIFFERENCES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "conformance-differences.toml").read_text())[

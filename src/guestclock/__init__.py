@@ -24,9 +24,9 @@ _EXPORTS = {
     "load_libvirt_caps": "capsdump",
     "caps_from_libvirt_flags": "capsdump",
     "caps_for_version": "versions",
-    "translate": "translate",
-    "Translation": "translate",
-    "Now": "translate",
+    "translate": "translation",
+    "Translation": "translation",
+    "Now": "translation",
     "host_now": "hosttime",
     "GuestclockError": "errors",
     "XMLError": "errors",
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from .errors import CapabilityError, GuestclockError, ProbeError, UnsupportedConfigError, XMLError
     from .helpparse import parse_help
     from .hosttime import host_now
-    from .translate import Now, Translation, translate
+    from .translation import Now, Translation, translate
     from .versions import caps_for_version
     from .xmlread import read_domain
     from .xmlwrite import clock_to_xml

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from .caps import Capabilities
-    from .translate import Now, Translation
+    from .translation import Now, Translation
     from .xmlread import ReadResult
 
 __all__ = ["entrypoint", "main"]
@@ -171,7 +171,7 @@ def _now(args: argparse.Namespace) -> Now:
 
 def _translate(args: argparse.Namespace) -> tuple[Translation, dict[str, object], list[str]]:
     from .model import Offset
-    from .translate import translate
+    from .translation import translate
     from .zones import check_timezone
 
     result = _read_domain(args)

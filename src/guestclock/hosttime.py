@@ -6,7 +6,7 @@ import datetime as _dt
 import time
 
 from .errors import GuestclockError
-from .translate import Now
+from .translation import Now
 
 __all__ = ["host_now", "parse_now"]
 

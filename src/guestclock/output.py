@@ -6,7 +6,7 @@ import json
 import shlex
 
 from .errors import UnsupportedConfigError
-from .translate import Translation
+from .translation import Translation
 
 __all__ = ["explain_refusals", "explain_translation", "to_json", "to_lines", "to_shell"]
 
