@@ -27,12 +27,36 @@ class _Usage(Exception):
     """A usage error found after argparse (exit 2)."""
 
 
+def _one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped: every message
+    is exactly one line, whatever a hostile file or argument put into it."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+
+
 def _warn(message: str) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _note(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    print(f"{PROG}: {_one_line(message)}", file=sys.stderr)
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+
+
+def _option_name(text: str) -> str:
+    """argparse type of --arch and --machine: these end up in QEMU's ``-machine``
+    word and in the name of the binary looked up on PATH, where ',', '=' or '/'
+    would change their meaning."""
+    if not text or len(text) > 128 or not text[0].isalnum() or not set(text) <= _NAME_CHARS:
+        raise argparse.ArgumentTypeError(f"invalid name '{_one_line(text)}': expected letters, digits and '._+-' only")
+    return text
 
 
 # -- shared option groups ------------------------------------------------------
@@ -56,9 +80,9 @@ def _add_qemu_options(parser: argparse.ArgumentParser) -> None:
 def _add_domain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="domain or <clock> XML ('-' for stdin)")
     group = parser.add_argument_group("for a bare <clock> (a <domain> says these itself)")
-    group.add_argument("--arch", help="guest architecture (default: the QEMU's)")
+    group.add_argument("--arch", type=_option_name, help="guest architecture (default: the QEMU's)")
     group.add_argument("--virt-type", choices=("kvm", "qemu"), help="domain type (default: kvm if the QEMU has it)")
-    group.add_argument("--machine", help="machine type (default: the QEMU's default)")
+    group.add_argument("--machine", type=_option_name, help="machine type (default: the QEMU's default)")
     parser.add_argument("--now", metavar="ISO8601", help="the time to compute variable offsets from (default: now)")
 
 
@@ -297,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     caps = sub.add_parser("caps", help="print what a QEMU can do for a guest's clock")
     _add_qemu_options(caps)
-    caps.add_argument("--arch", help="architecture for --qemu-version/--help-text (default x86_64)")
+    caps.add_argument("--arch", type=_option_name, help="architecture for --qemu-version/--help-text (default x86_64)")
     caps.add_argument("--format", choices=("lines", "json"), default="lines")
     caps.set_defaults(handler=_cmd_caps)
 
@@ -331,10 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     except GuestclockError as exc:
         line = getattr(exc, "line", None)
         where = f"{args.file}:{line}: " if line is not None and hasattr(args, "file") else ""
-        print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
+        _error(f"{where}{exc}")
         return 1
     except _FileError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
     except _Usage as exc:
         parser.error(str(exc))
@@ -346,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (please report this)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {_one_line(str(exc))} (please report this)",
+            file=sys.stderr,
+        )
         return 70
 
 

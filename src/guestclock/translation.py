@@ -14,6 +14,7 @@ whose absence caused it.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 
 from .caps import Cap, Capabilities
@@ -35,6 +36,12 @@ __all__ = ["Now", "Option", "Origin", "Part", "Translation", "translate"]
 #: libvirt's limit for ``<clock offset='absolute' start=...>``: 9999-12-31T23:59:59Z
 MAX_START = 253402300799
 _MIN_EPOCH = -62135596800  # 0001-01-01T00:00:00Z
+#: a machine type or CPU model as the first word of ``-machine``/``-cpu``: QEMU's
+#: option parser splits on ',' and reads 'a=b' as a property, so nothing else may
+#: appear (the same rule as xmlread's, checked again here because a Domain can
+#: also come from the command line, a library caller or a capability dump's
+#: default machine)
+_OPTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,12 @@ def _describe_clock(clock: Clock) -> str:
     if clock.start is not None:
         attrs.append(f"start='{clock.start}'")
     return f"<clock {' '.join(attrs)}>"
+
+
+def _escaped(value: str) -> str:
+    """A value for a one-line message: control characters escaped, at most 200 characters."""
+    shown = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= 200 else shown[:200] + "..."
 
 
 def _format_instant(epoch: int) -> str:
@@ -541,6 +554,33 @@ class _Builder:
         model = _default_cpu_model(self.arch, self.virt_type)
         return Part(model, Origin(f"default CPU model for arch {self.arch}"))
 
+    def check_words(self) -> None:
+        """Refuse any value that would change the meaning of the argv or the environment.
+
+        Every word is built from enums, integers and these checked names, so this
+        only fires for a Domain or Capabilities built without the readers' checks.
+        """
+        named = []
+        if self.machine_parts:
+            named.append(("machine type", self.machine))
+        if self.cpu_parts:
+            named.append(("CPU model", self.cpu_model().text))
+        for kind, value in named:
+            if _OPTION_NAME.fullmatch(value) is None:
+                self.refuse(
+                    f"{kind} '{_escaped(value)}' cannot be passed to QEMU: expected letters, digits and "
+                    "'._+-' only (a ',' or '=' would change the meaning of the option)",
+                    subject=kind,
+                )
+        for _name, value, _origin in self.env:
+            if not value or not value.isprintable() or any(ch.isspace() for ch in value):
+                self.refuse(
+                    f"time zone '{_escaped(value)}' cannot be passed to QEMU: expected a zone name "
+                    "without blanks or control characters",
+                    subject="clock",
+                    line=self.clock.line,
+                )
+
     def run(self) -> Translation:
         clock = self.clock
         if self.caps.arch is not None and self.domain.arch is not None:
@@ -565,6 +605,7 @@ class _Builder:
         }
         for timer in clock.timers:
             handlers[timer.name](timer, Origin(_describe_timer(timer), timer.line))
+        self.check_words()
         if self.refusals:
             first = self.refusals[0]
             first.refusals = tuple(self.refusals)
