@@ -239,7 +239,8 @@ def _cmd_argv(args: argparse.Namespace) -> int:
             for name, value in translation.environ.items():
                 _note(f"set {name}={value} in QEMU's environment (--format lines shows arguments only)")
         else:
-            binary = qemu.get("binary") or f"qemu-system-{translation.caps.arch or 'x86_64'}"
+            arch = translation.caps.arch or "x86_64"
+            binary = qemu.get("binary") or f"qemu-system-{'i386' if arch == 'i686' else arch}"
             text = to_shell(translation, str(binary)) + "\n"
     _emit(args, text)
     return 0
@@ -340,7 +341,7 @@ def _version() -> str:
 
 #: modules adding commands (matrix, verify, batch); each has ``register(subparsers)``
 #: that adds its parser and sets ``handler`` (args -> exit status) as a default
-_EXTENSION_MODULES: tuple[str, ...] = ()
+_EXTENSION_MODULES: tuple[str, ...] = ("batch",)
 
 
 def main(argv: list[str] | None = None) -> int:
