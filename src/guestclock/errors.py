@@ -57,8 +57,12 @@ class XMLError(GuestclockError):
         element: str | None = None,
         attribute: str | None = None,
         value: str | None = None,
+        unsupported: bool = False,
     ) -> None:
         super().__init__(message, subject=element)
+        if unsupported:
+            # parse-time checks libvirt reports as VIR_ERR_CONFIG_UNSUPPORTED
+            self.prefix = UnsupportedConfigError.prefix
         self.line = line
         self.element = element
         self.attribute = attribute

@@ -191,11 +191,19 @@ def _post_parse_timer(timer: Timer, element: Element) -> None:
     name = timer.name.value
 
     def refuse(message: str, attribute: str) -> XMLError:
-        return XMLError(message, line=element.line, element="timer", attribute=attribute)
+        # libvirt reports these as 'unsupported configuration', only the catchup one as an XML error
+        return XMLError(
+            message, line=element.line, element="timer", attribute=attribute, unsupported=attribute != "catchup"
+        )
 
     if timer.name in _NO_TICKPOLICY and timer.tickpolicy is not None:
         raise refuse(f"timer {name} doesn't support setting of timer tickpolicy", "tickpolicy")
-    if timer.catchup is not None and timer.tickpolicy is not TickPolicy.CATCHUP:
+    catchup = timer.catchup
+    if (
+        catchup is not None
+        and timer.tickpolicy is not TickPolicy.CATCHUP
+        and any((catchup.threshold, catchup.slew, catchup.limit))  # libvirt: zero means unset
+    ):
         raise refuse(
             "setting of timer catchup policies is only supported with tickpolicy='catchup'",
             "catchup",
