@@ -277,25 +277,20 @@ class _Builder:
         # QEMU without -rtc (seed era): -localtime, -startdate, or nothing for utc
         if clock.offset is Offset.UTC:
             return
-        if clock.offset in (Offset.LOCALTIME, Offset.TIMEZONE):
-            if self.caps.has(Cap.LOCALTIME):
-                self.flag("-localtime", origin, Cap.LOCALTIME, late=False)
-            else:
-                self.refuse(
-                    f"unsupported clock offset '{clock.offset.value}'",
-                    subject="clock",
-                    capability=Cap.RTC,
-                    line=clock.line,
-                )
-            return
-        if not self.caps.has(Cap.STARTDATE):
+        local = clock.offset in (Offset.LOCALTIME, Offset.TIMEZONE)
+        if not self.caps.has(Cap.LOCALTIME if local else Cap.STARTDATE):
             self.refuse(
                 f"unsupported clock offset '{clock.offset.value}'",
                 subject="clock",
                 capability=Cap.RTC,
                 line=clock.line,
             )
-            return
+        elif local:
+            self.flag("-localtime", origin, Cap.LOCALTIME, late=False)
+        else:
+            self.startdate(origin)
+
+    def startdate(self, origin: Origin) -> None:
         instant = self.base_instant()
         if instant is not None:
             self.options.append(Option("-startdate", (Part(_format_instant(instant), origin, Cap.STARTDATE),)))
