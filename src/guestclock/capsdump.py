@@ -66,11 +66,11 @@ def caps_from_libvirt_flags(
     if version is not None:
         caps |= history_caps(version, arch) - _PROBED
     else:
-        # libvirt's old code emitted -localtime on any QEMU without -rtc and the
-        # kvmclock CPU feature without asking
+        # libvirt's old code emitted -localtime on any QEMU without -rtc, and the
+        # kvmclock, hv_time and tsc-frequency CPU properties without asking
         caps.add(Cap.LOCALTIME)
         if arch in _X86:
-            caps.add(Cap.CPU_KVMCLOCK)
+            caps |= {Cap.CPU_KVMCLOCK, Cap.CPU_HV_TIME_LEGACY, Cap.CPU_TSC_FREQUENCY}
     if default_machine is None and arch in _X86:
         default_machine = "pc"
     return Capabilities(
