@@ -1,24 +1,51 @@
 """Ask a QEMU binary what it can do (the edge that runs processes).
 
-This module runs ``BINARY -help`` with a time limit and hands the text to the
-pure :func:`guestclock.helpparse.parse_help`; QEMU that predates QMP (0.9-1.x)
-can be asked no other way. For a QMP-era binary the ``-help`` text shows the
-version and the old options only, so the CPU and device properties come from
-the version's option history and the result says so.
+:func:`probe_binary` is the entry point: a cached answer if the binary is
+unchanged (:mod:`guestclock.probecache`), else :func:`probe_qmp`: QEMU is started
+with no machine (``-machine none -nodefaults -display none -S -no-user-config``)
+and asked over QMP what :mod:`guestclock.qmpcaps` plans; ``BINARY -help`` runs
+beside it, because options such as ``-no-hpet`` are not visible over QMP. A QEMU
+without QMP (0.9-1.x) exits at once on the monitor options; its ``-help`` text is
+then the answer (:func:`probe_help`): the pure
+:func:`guestclock.helpparse.parse_help` reads it, and for a QMP-era binary the CPU
+and device properties come from the version's option history, which the result
+says.
+
+Every failure is one :class:`~guestclock.errors.ProbeError` within the time
+limit, and no process, socket or temporary file survives it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import subprocess
+from dataclasses import replace
+
+from qemu.qmp import QMPClient
 
 from .caps import Capabilities
 from .errors import CapabilityError, ProbeError
 from .helpparse import parse_help
+from .qmprun import QEMUExited, QMPBroken, execute_all, kill_group, qmp_session
 from .versions import caps_for_version
 
-__all__ = ["DEFAULT_TIMEOUT", "arch_of_binary", "probe_help", "run_help"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "PROBE_ARGS",
+    "arch_of_binary",
+    "check_binary",
+    "probe_binary",
+    "probe_help",
+    "probe_qmp",
+    "run_help",
+]
+
+#: how the probe starts QEMU: no machine, no devices, no config file, paused
+PROBE_ARGS = ("-machine", "none", "-nodefaults", "-display", "none", "-S", "-no-user-config")
+_HELP_ENV_KEYS = ("PATH",)
 
 DEFAULT_TIMEOUT = 10.0
 _ARCH = re.compile(r"qemu-system-([a-z0-9_]+)$")
@@ -33,33 +60,52 @@ def arch_of_binary(path: str) -> str:
     return "i686" if arch == "i386" else arch
 
 
-def run_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """The ``-help`` output of ``path`` (bounded in time; no process is left behind)."""
+def check_binary(path: str) -> None:
+    """A ProbeError unless ``path`` is an existing executable file."""
     if not os.path.exists(path):
         raise ProbeError(f"QEMU binary '{path}' does not exist", subject=path)
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         raise ProbeError(f"QEMU binary '{path}' is not an executable file", subject=path)
+
+
+def _help_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+
+
+def run_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The ``-help`` output of ``path`` (bounded in time; no process is left behind)."""
+    check_binary(path)
     try:
-        result = subprocess.run(
+        proc = subprocess.Popen(
             [path, "-help"],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_help_env(),
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise ProbeError(f"QEMU binary '{path}' did not answer -help within {timeout:g} s", subject=path) from None
     except OSError as exc:
         raise ProbeError(f"cannot run QEMU binary '{path}': {exc.strerror}", subject=path) from None
-    if result.returncode < 0:
-        raise ProbeError(f"QEMU binary '{path}' was killed by signal {-result.returncode}", subject=path)
-    return result.stdout.decode("utf-8", "replace")
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"QEMU binary '{path}' did not answer -help within {timeout:g} s", subject=path) from None
+    finally:
+        # the whole group: a wrapper script's children too
+        kill_group(proc.pid)
+        proc.kill()
+        proc.wait()
+    if proc.returncode < 0:
+        raise ProbeError(f"QEMU binary '{path}' was killed by signal {-proc.returncode}", subject=path)
+    return stdout.decode("utf-8", "replace")
 
 
 def probe_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> Capabilities:
     """Capabilities of ``path`` from its ``-help`` text."""
-    text = run_help(path, timeout)
+    return _caps_from_help(path, run_help(path, timeout))
+
+
+def _caps_from_help(path: str, text: str) -> Capabilities:
     arch = arch_of_binary(path)
     try:
         info = parse_help(text, arch=arch, source=f"help:{path}")
@@ -81,4 +127,130 @@ def probe_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> Capabilities:
                 f"estimated from QEMU {'.'.join(map(str, info.version))}'s option history",
             ),
         )
+    return caps
+
+
+async def _help_text(path: str) -> str | None:
+    """``path -help`` (None when it cannot be run); cancellation kills its process group."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            path,
+            "-help",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=_help_env(),
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+    try:
+        stdout, _ = await proc.communicate()
+    finally:
+        kill_group(proc.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(proc.wait())
+    if proc.returncode != 0:
+        return None
+    return stdout[: 4 * 1024 * 1024 + 1].decode("utf-8", "replace")
+
+
+_Conversation = list[tuple[dict[str, object], dict[str, object]]]
+
+
+async def _qmp_conversation(path: str) -> _Conversation:
+    from .qmpcaps import answers_from_conversation, first_round, second_round
+
+    async def script(client: QMPClient) -> _Conversation:
+        guess = arch_of_binary(path)
+        target = "i386" if guess == "i686" else guess
+        pairs = await execute_all(client, first_round(target))
+        more = second_round(answers_from_conversation(pairs))
+        if more:
+            pairs += await execute_all(client, more)
+        return pairs
+
+    return await qmp_session(path, PROBE_ARGS, script, env=_help_env())
+
+
+def probe_qmp(path: str, timeout: float = DEFAULT_TIMEOUT) -> Capabilities:
+    """Capabilities of ``path`` asked over QMP (``-help`` beside it for plain options);
+    a binary without QMP is read through its ``-help`` text alone."""
+    from .qmpcaps import answers_from_conversation, caps_from_answers
+
+    check_binary(path)
+
+    async def both() -> tuple[_Conversation | BaseException, str | BaseException | None]:
+        # gather cancels both (and so kills both process groups) when the time is up
+        return await asyncio.gather(_qmp_conversation(path), _help_text(path), return_exceptions=True)
+
+    async def bounded() -> tuple[_Conversation | BaseException, str | BaseException | None]:
+        return await asyncio.wait_for(both(), timeout)
+
+    try:
+        conversation, help_result = asyncio.run(bounded())
+    except TimeoutError:
+        raise ProbeError(
+            f"QEMU binary '{path}' did not answer within {timeout:g} s (QMP and -help); "
+            "it was stopped. Is it QEMU? (--timeout sets the limit)",
+            subject=path,
+        ) from None
+    help_text = help_result if isinstance(help_result, str) else None
+    if isinstance(conversation, list):
+        plain: Capabilities | None = None
+        if help_text is not None:
+            with contextlib.suppress(CapabilityError):
+                plain = parse_help(help_text, arch=arch_of_binary(path), source=f"help:{path}").capabilities
+        try:
+            caps = caps_from_answers(answers_from_conversation(conversation), source=f"qmp:{path}", plain_options=plain)
+        except CapabilityError as exc:
+            raise ProbeError(f"'{path}' is not QEMU: {exc.message}", subject=path) from None
+        return caps
+    # no QMP conversation: an old QEMU without QMP, or not QEMU at all
+    why = _describe_failure(conversation)
+    if help_text is None:
+        raise ProbeError(
+            f"'{path}' is not a working QEMU: it {why} before answering QMP, and '-help' printed nothing",
+            subject=path,
+        )
+    try:
+        caps = _caps_from_help(path, help_text)
+    except ProbeError:
+        raise ProbeError(
+            f"'{path}' is not QEMU: it {why} before answering QMP, and its -help output has no "
+            "'QEMU emulator version X.Y.Z' line",
+            subject=path,
+        ) from None
+    if caps.version is not None and caps.version >= (1, 2, 0):
+        caps = replace(caps, notes=(*caps.notes, f"the QMP probe failed: QEMU {why}"))
+    return caps
+
+
+def _describe_failure(error: object) -> str:
+    if isinstance(error, QEMUExited):
+        return error.describe()
+    if isinstance(error, QMPBroken):
+        return f"did not speak QMP ({error})"
+    return f"could not be asked over QMP ({type(error).__name__}: {error})"
+
+
+def probe_binary(path: str, *, timeout: float = DEFAULT_TIMEOUT, use_cache: bool = True) -> Capabilities:
+    """What QEMU binary ``path`` can do: the cached answer for this exact file, or a probe.
+
+    ``use_cache=False`` always probes (and does not write the cache).
+    """
+    from . import probecache
+
+    check_binary(path)
+    if not use_cache:
+        return probe_qmp(path, timeout)
+    cached = probecache.load(path)
+    if cached is not None:
+        return cached
+    try:
+        identity = probecache.binary_identity(path)
+    except OSError as exc:
+        raise ProbeError(f"cannot read QEMU binary '{path}': {exc.strerror}", subject=path) from None
+    caps = probe_qmp(path, timeout)
+    probecache.store(path, caps, identity)
     return caps
