@@ -341,7 +341,7 @@ def _version() -> str:
 
 #: modules adding commands (matrix, verify, batch); each has ``register(subparsers)``
 #: that adds its parser and sets ``handler`` (args -> exit status) as a default
-_EXTENSION_MODULES: tuple[str, ...] = ("batch", "matrix")
+_EXTENSION_MODULES: tuple[str, ...] = ("batch", "matrix", "verify")
 
 
 def main(argv: list[str] | None = None) -> int:
