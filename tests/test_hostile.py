@@ -304,6 +304,12 @@ CASES: tuple[Case, ...] = (
         process=True,
     ),
     Case(
+        "frequency-beyond-qemu-int64",
+        _timer("name='tsc' frequency='9223372036854775808'"),
+        "guestclock: error: {file}:1: unsupported configuration: tsc frequency '9223372036854775808' is beyond "
+        "QEMU's largest tsc-frequency, 9223372036854775807",
+    ),
+    Case(
         "frequency-hex",
         _timer("name='tsc' frequency='0x10'"),
         "guestclock: error: {file}:1: XML error: Invalid value for attribute 'frequency' in element 'timer': '0x10'.",

@@ -36,6 +36,8 @@ __all__ = ["Now", "Option", "Origin", "Part", "Translation", "translate"]
 #: libvirt's limit for ``<clock offset='absolute' start=...>``: 9999-12-31T23:59:59Z
 MAX_START = 253402300799
 _MIN_EPOCH = -62135596800  # 0001-01-01T00:00:00Z
+#: QEMU's integer properties (tsc-frequency) are int64
+_QEMU_INT64_MAX = 2**63 - 1
 #: a machine type or CPU model as the first word of ``-machine``/``-cpu``: QEMU's
 #: option parser splits on ',' and reads 'a=b' as a property, so nothing else may
 #: appear (the same rule as xmlread's, checked again here because a Domain can
@@ -482,7 +484,16 @@ class _Builder:
                 line=timer.line,
             )
             return
-        if timer.frequency is not None:
+        if timer.frequency is not None and timer.frequency > _QEMU_INT64_MAX:
+            # libvirt reads frequency as an unsigned 64-bit number and passes it on; QEMU's
+            # tsc-frequency is an int64 and QEMU 7.2 exits with "Parameter 'tsc-frequency'
+            # expects int64" (found by starting generated translations in QEMU)
+            self.refuse(
+                f"tsc frequency '{timer.frequency}' is beyond QEMU's largest tsc-frequency, {_QEMU_INT64_MAX}",
+                subject="tsc",
+                line=timer.line,
+            )
+        elif timer.frequency is not None:
             if self.caps.has(Cap.CPU_TSC_FREQUENCY):
                 # rule: -cpu ...,tsc-frequency=N needs Cap.CPU_TSC_FREQUENCY
                 self.cpu_parts.append(Part(f"tsc-frequency={timer.frequency}", origin, Cap.CPU_TSC_FREQUENCY))
