@@ -372,6 +372,17 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
                 "met": ratio >= 1,
             }
         )
+    process = results["process"]
+    rows.append(
+        {
+            "what": "Python start-up alone: `python3 -c pass` (`-S`: without site-packages)",
+            "stats": process["python_start"],
+            "against": f"`python3 -S -c pass`: {_fmt(_median_of(process['python_start_no_site']))}",
+            "ratio": f"{process['python_start']['median'] / process['guestclock']['median']:.0%} of a guestclock run",
+            "goal": "-",
+            "met": None,
+        }
+    )
     probe = results["probe"]
     if "skipped" in probe:
         rows.append({"what": "probe", "skipped": probe["skipped"]})
@@ -520,7 +531,17 @@ def main(argv: list[str] | None = None) -> int:
             }
         _log(f"3/5 whole processes: guestclock argv on {len(process_files)} files")
         process, failures = time_guestclock_processes(process_files, args.reps)
-        results["process"] = {"guestclock": summary(process), "refused": failures}
+        python = [sys.executable, "-c", "pass"]
+        results["process"] = {
+            "guestclock": summary(process),
+            "refused": failures,
+            # how much of a whole guestclock process is the interpreter starting (with site-packages' .pth
+            # files, as a console script starts) and without site at all
+            "python_start": summary(_timed(lambda: subprocess.run(python, check=True), 10 * args.reps)),
+            "python_start_no_site": summary(
+                _timed(lambda: subprocess.run([sys.executable, "-S", "-c", "pass"], check=True), 10 * args.reps)
+            ),
+        }
 
         qemu = shutil.which("qemu-system-x86_64")
         if args.skip_probe or qemu is None:
@@ -531,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 
         _log(f"5/5 batch: {args.count} domains")
         results["batch"] = time_batch(generated_dir, args.count, args.reps, now.epoch)
-        results["batch"]["pool_threshold"] = time_pool_threshold(generated_files, (64, 256, 1024), args.reps)
+        results["batch"]["pool_threshold"] = time_pool_threshold(generated_files, (64, 128, 256, 1024), args.reps)
 
     rows = build_rows(results)
     table = render(rows, results)

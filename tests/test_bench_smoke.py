@@ -65,6 +65,7 @@ def test_table_renders(run: ModuleType) -> None:
         "command": "`python3 bench/run.py`",
         "inprocess": {"x": {"domains": 3, "floor": stats, "guestclock": run.summary([0.0012, 0.0024, 0.0036])}},
         "libvirt": {"skipped": "test"},
+        "process": {"guestclock": stats, "python_start": stats, "python_start_no_site": stats},
         "probe": {"skipped": "test"},
         "batch": {"cores": 2, "domains": 3, "all_cores": stats, "one_process": stats},
     }
