@@ -61,6 +61,8 @@ class Case:
     process: bool = False
     #: feed the document on stdin instead of as a file
     stdin: bool = False
+    #: a -help text written beside the document ({help} in argv)
+    help_text: Callable[[], bytes] | None = None
 
 
 def _clock(attrs: str = "offset='utc'", body: str = "") -> Callable[[], bytes]:
@@ -287,6 +289,24 @@ CASES: tuple[Case, ...] = (
         process=True,
     ),
     Case(
+        "start-five-thousand-digits",
+        _clock(f"offset='absolute' start='{'9' * 5000}'"),
+        "guestclock: error: {file}:1: XML error: Invalid value for attribute 'start' in element 'clock': "
+        f"'{'9' * 200}...'.",
+        process=True,
+    ),
+    Case(
+        "adjustment-five-thousand-digits",
+        _clock(f"offset='variable' adjustment='-{'9' * 5000}'"),
+        "guestclock: error: {file}:1: XML error: Invalid value for attribute 'adjustment' in element 'clock': "
+        f"'-{'9' * 199}...'.",
+    ),
+    Case(
+        "frequency-five-thousand-leading-zeros",
+        _timer(f"name='tsc' frequency='{'0' * 5000}1000000000' present='maybe'"),
+        "guestclock: error: {file}:1: XML error: Invalid value for attribute 'present' in element 'timer': 'maybe'.",
+    ),
+    Case(
         "frequency-zero",
         _timer("name='tsc' frequency='0'"),
         "guestclock: error: {file}:1: XML error: Invalid value for attribute 'frequency' in element 'timer': '0'.",
@@ -435,6 +455,21 @@ CASES: tuple[Case, ...] = (
         "guestclock: error: {file}:1: XML error: Invalid value for attribute 'type' in element 'domain': 'kvm,x'.",
     ),
     Case(
+        "help-text-with-a-5000-digit-version",
+        HARMLESS,
+        "guestclock: error: cannot find 'QEMU emulator version X.Y.Z' in the -help text; this is not QEMU",
+        argv=("argv", "{file}", "--help-text", "{help}"),
+        help_text=f"QEMU emulator version {'9' * 5000}.0\n-rtc base=utc\n".encode,
+    ),
+    Case(
+        "help-text-that-is-a-binary",
+        HARMLESS,
+        "guestclock: error: the -help text contains NUL bytes; this is not QEMU",
+        argv=("argv", "{file}", "--help-text", "{help}"),
+        help_text=lambda: b"QEMU emulator version 1.0\n\x00\x7fELF" + random.Random(5).randbytes(4096),
+        process=True,
+    ),
+    Case(
         "machine-option-with-comma",
         HARMLESS,
         "guestclock argv: error: argument --machine: invalid name 'pc-i440fx-7.2,accel=kvm': expected letters, "
@@ -466,13 +501,15 @@ CASES: tuple[Case, ...] = (
 
 
 def _argv(case: Case, path: Path) -> list[str]:
-    return [word.replace("{file}", str(path)) for word in case.argv]
+    return [word.replace("{file}", str(path)).replace("{help}", str(path.with_suffix(".help"))) for word in case.argv]
 
 
 def _write(case: Case, tmp_path: Path) -> Path:
     path = tmp_path / f"{case.name}.xml"
     assert case.document is not None
     path.write_bytes(case.document())
+    if case.help_text is not None:
+        path.with_suffix(".help").write_bytes(case.help_text())
     return path
 
 
@@ -565,6 +602,19 @@ def test_refused_by_the_real_command_within_limits(case: Case, tmp_path: Path) -
     assert err.splitlines() == [case.expected.replace("{file}", str(path))]
     assert elapsed < TIME_LIMIT, f"{case.name}: {elapsed:.2f} s"
     assert rss < MEMORY_LIMIT, f"{case.name}: {rss} kB"
+
+
+def test_hostile_help_text_is_read_in_bounded_time(tmp_path: Path) -> None:
+    """3.6 MB of 'clock=' on the -rtc line: parse_help used to backtrack quadratically (hours)."""
+    help_text = tmp_path / "qemu.help"
+    help_text.write_text("QEMU emulator version 1.1.0\n-rtc [base=utc][,clock=" + "clock=" * 600_000 + "rt]\n")
+    clock = tmp_path / "clock.xml"
+    clock.write_text("<clock offset='utc'><timer name='rtc' track='realtime'/></clock>")
+    status, out, _err, elapsed, rss = _run_measured(
+        ["argv", str(clock), "--help-text", str(help_text), "--format", "lines"], None, tmp_path
+    )
+    assert (status, out) == (0, "-rtc\nbase=utc,clock=rt\n")
+    assert elapsed < TIME_LIMIT and rss < MEMORY_LIMIT, (elapsed, rss)
 
 
 # -- injection: what reaches argv and the environment keeps its meaning -----------------------------------------

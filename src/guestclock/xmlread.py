@@ -86,13 +86,25 @@ def _enum(element: Element, attribute: str, kind: type[_E]) -> _E | None:
         raise _invalid(element, attribute, value) from None
 
 
+def _beyond_64_bits(digits: str) -> bool:
+    """True for an integer with more than 20 significant digits (2**64 has 20): out of
+    every range here, and kept from int(), which raises ValueError past 4,300 digits."""
+    return len(digits.lstrip("+-").lstrip("0")) > 20
+
+
+def _to_int(digits: str) -> int:
+    """int() of a checked integer, leading zeros dropped first (they count toward int()'s limit)."""
+    significant = digits.lstrip("+-").lstrip("0") or "0"
+    return -int(significant) if digits.startswith("-") else int(significant)
+
+
 def _integer(element: Element, attribute: str, low: int, high: int) -> int | None:
     value = element.attrib.get(attribute)
     if value is None:
         return None
-    if _INTEGER.match(value) is None:
+    if _INTEGER.match(value) is None or _beyond_64_bits(value):
         raise _invalid(element, attribute, value)
-    number = int(value)
+    number = _to_int(value)
     if not low <= number <= high:
         raise _invalid(element, attribute, value)
     return number
@@ -253,7 +265,9 @@ def read_clock_element(element: Element, warnings: list[str]) -> Clock:
         assert adjustment_text is not None
         if _INTEGER.match(adjustment_text) is None:
             raise unknown("adjustment", "adjustment")
-        number = int(adjustment_text)
+        if _beyond_64_bits(adjustment_text):
+            raise _invalid(element, "adjustment", adjustment_text)
+        number = _to_int(adjustment_text)
         if not _LLONG_MIN <= number <= _LLONG_MAX:
             raise _invalid(element, "adjustment", adjustment_text)
         return number
