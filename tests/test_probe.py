@@ -73,7 +73,7 @@ def test_probe_real_qemu() -> None:
     expected = {
         Cap.RTC,
         Cap.MACHINE_HPET,
-        Cap.NO_HPET,  # Debian's 7.2 still takes -no-hpet; read from its -help
+        Cap.NO_HPET,  # Debian's 7.2 still takes -no-hpet (QMP cannot show it: from the version)
         Cap.KVM_PIT_TICK_POLICY,
         Cap.CPU_FEATURE_PROPS,
         Cap.CPU_KVMCLOCK,

@@ -353,8 +353,13 @@ def caps_from_answers(
         caps |= plain_options.caps & PLAIN_OPTION_CAPS
     else:
         plain = history_caps(version, arch) & PLAIN_OPTION_CAPS
+        if hpet_device_missing:
+            plain -= {Cap.NO_HPET}  # nothing to switch off; present='yes' must be refused
         caps |= plain
-        if plain:
+        # -no-hpet is a generic x86 option of every upstream QEMU from 0.10 to 8.2 (and
+        # superseded by the machine property from 5.2); the others came and went with
+        # qemu-kvm and distributions, so only they are worth a note
+        if plain - {Cap.NO_HPET}:
             notes.append(
                 "options QMP cannot show ("
                 + ", ".join(sorted(cap.value for cap in plain))

@@ -183,13 +183,8 @@ async def qmp_session(
             if await _ended(proc):
                 raise QEMUExited(proc.returncode, process.output()) from None
             raise
-        with contextlib.suppress(Exception):
-            await client.execute("quit")
-        with contextlib.suppress(Exception):
-            await client.disconnect()
-        client = None
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(exited, 2.0)
+        # QEMU is paused (-S) and has nothing to save: SIGKILL in the finally clause ends
+        # it at once, where an orderly 'quit' costs a few ms of QEMU's shutdown
         return result
     finally:
         if client is not None:
