@@ -19,6 +19,9 @@ class Cap(enum.Enum):
     """One ability of a QEMU binary. The value is the name used in JSON and in
     libvirt's capability dumps where libvirt has one."""
 
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
     #: ``-rtc base=,clock=,driftfix=`` (QEMU 0.12+)
     RTC = "rtc"
     #: ``-rtc clock=rt`` (QEMU 1.1+)

@@ -29,6 +29,9 @@ __all__ = [
 class Offset(enum.Enum):
     """``<clock offset=...>``."""
 
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
     UTC = "utc"
     LOCALTIME = "localtime"
     TIMEZONE = "timezone"
@@ -39,12 +42,18 @@ class Offset(enum.Enum):
 class Basis(enum.Enum):
     """``<clock offset='variable' basis=...>``."""
 
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
     UTC = "utc"
     LOCALTIME = "localtime"
 
 
 class TimerName(enum.Enum):
     """``<timer name=...>``."""
+
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
 
     PLATFORM = "platform"
     PIT = "pit"
@@ -59,6 +68,9 @@ class TimerName(enum.Enum):
 class TickPolicy(enum.Enum):
     """``<timer tickpolicy=...>``: what happens to ticks the guest missed."""
 
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
     DELAY = "delay"
     CATCHUP = "catchup"
     MERGE = "merge"
@@ -68,6 +80,9 @@ class TickPolicy(enum.Enum):
 class Track(enum.Enum):
     """``<timer track=...>``: which clock the rtc/platform timer follows."""
 
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
     BOOT = "boot"
     GUEST = "guest"
     WALL = "wall"
@@ -76,6 +91,9 @@ class Track(enum.Enum):
 
 class TimerMode(enum.Enum):
     """``<timer name='tsc' mode=...>``."""
+
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
 
     AUTO = "auto"
     NATIVE = "native"

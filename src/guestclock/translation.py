@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .caps import Cap, Capabilities
@@ -58,12 +59,37 @@ class Now:
     utc_offset: int = 0
 
 
-@dataclass(frozen=True)
 class Origin:
-    """The XML that produced a word: a description of the element and its line."""
+    """The XML that produced a word: a description of the element and its line.
 
-    element: str
-    line: int | None = None
+    The description of a timer or clock element is built only when someone reads
+    it (explain, a warning): a fleet run translates millions of timers and reads
+    almost none of these texts.
+    """
+
+    __slots__ = ("_element", "_source", "line")
+
+    def __init__(self, element: str | None = None, line: int | None = None, *, source: Timer | Clock | None = None):
+        self._element = element
+        self._source = source
+        self.line = line
+
+    @property
+    def element(self) -> str:
+        """e.g. ``<timer name='rtc' tickpolicy='catchup'>``."""
+        if self._element is None:
+            source = self._source
+            self._element = _describe_timer(source) if isinstance(source, Timer) else _describe_clock(source)
+        return self._element
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Origin) and (self.element, self.line) == (other.element, other.line)
+
+    def __hash__(self) -> int:
+        return hash((self.element, self.line))
+
+    def __repr__(self) -> str:
+        return f"Origin({self.element!r}, line={self.line})"
 
     def __str__(self) -> str:
         return self.element if self.line is None else f"{self.element} (line {self.line})"
@@ -138,7 +164,9 @@ def _describe_timer(timer: Timer) -> str:
     return f"<timer {' '.join(attrs)}>"
 
 
-def _describe_clock(clock: Clock) -> str:
+def _describe_clock(clock: Clock | None) -> str:
+    if clock is None:
+        return "<clock>"
     attrs = [f"offset='{clock.offset.value}'"]
     if clock.timezone is not None:
         attrs.append(f"timezone='{clock.timezone}'")
@@ -180,7 +208,7 @@ class _Builder:
         self.caps = caps
         self.now = now
         self.clock = domain.clock
-        self.clock_origin = Origin(_describe_clock(domain.clock), domain.clock.line)
+        self.clock_origin = Origin(source=domain.clock, line=domain.clock.line)
         self.arch = domain.arch or caps.arch or "x86_64"
         self.virt_type = domain.virt_type or ("kvm" if caps.has(Cap.KVM) else "qemu")
         self.machine = (
@@ -599,18 +627,9 @@ class _Builder:
                     subject="arch",
                 )
         self.offset()
-        handlers = {
-            TimerName.RTC: self.rtc,
-            TimerName.PIT: self.pit,
-            TimerName.HPET: self.hpet,
-            TimerName.KVMCLOCK: self.kvmclock,
-            TimerName.HYPERVCLOCK: self.hypervclock,
-            TimerName.TSC: self.tsc,
-            TimerName.ARMVTIMER: self.armvtimer,
-            TimerName.PLATFORM: self.platform,
-        }
+        handlers = _HANDLERS
         for timer in clock.timers:
-            handlers[timer.name](timer, Origin(_describe_timer(timer), timer.line))
+            handlers[timer.name](self, timer, Origin(source=timer, line=timer.line))
         self.check_words()
         if self.refusals:
             first = self.refusals[0]
@@ -632,6 +651,19 @@ class _Builder:
             warnings=tuple(dict.fromkeys(self.warnings)),
             caps=self.caps,
         )
+
+
+#: the rule for each timer (a table built once, not per translation)
+_HANDLERS: dict[TimerName, Callable[[_Builder, Timer, Origin], None]] = {
+    TimerName.RTC: _Builder.rtc,
+    TimerName.PIT: _Builder.pit,
+    TimerName.HPET: _Builder.hpet,
+    TimerName.KVMCLOCK: _Builder.kvmclock,
+    TimerName.HYPERVCLOCK: _Builder.hypervclock,
+    TimerName.TSC: _Builder.tsc,
+    TimerName.ARMVTIMER: _Builder.armvtimer,
+    TimerName.PLATFORM: _Builder.platform,
+}
 
 
 def translate(domain: Domain, caps: Capabilities, now: Now | None = None) -> Translation:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TypeVar
 
-from ._safexml import Element, parse_document
+from ._safexml import ALL, Element, Keep, parse_document
 from .errors import XMLError
 from .model import (
     CPU,
@@ -374,9 +374,16 @@ def _read_cpu(element: Element | None) -> CPU | None:
     return CPU(mode=mode, model=model)
 
 
+#: the parts of a document the model is read from (everything else is only checked)
+_DOMAIN_KEEP: Keep = {
+    "clock": ALL,
+    "domain": {"name": {}, "os": {"type": {}}, "cpu": ALL, "clock": ALL, "devices": {"emulator": {}}},
+}
+
+
 def read_domain(data: bytes | str) -> ReadResult:
     """Read a ``<domain>`` or a bare ``<clock>`` document."""
-    root = parse_document(data)
+    root = parse_document(data, _DOMAIN_KEEP)
     warnings: list[str] = []
     if root.tag == "clock":
         return ReadResult(Domain(clock=read_clock_element(root, warnings)), tuple(warnings))
