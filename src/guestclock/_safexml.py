@@ -164,7 +164,8 @@ def parse_document(data: bytes | str, keep: Keep | None = None) -> Element:
         if not kept:
             stack.append(None)
             specs.append(spec)
-            parser.CharacterDataHandler = None
+            if keep is not None:
+                parser.CharacterDataHandler = None
             return
         element = Element(tag, attrib, parser.CurrentLineNumber)
         if stack:
@@ -176,13 +177,16 @@ def parse_document(data: bytes | str, keep: Keep | None = None) -> Element:
         stack.append(element)
         specs.append(spec)
         if keep is not None:
-            parser.CharacterDataHandler = text
+            # text matters in whole kept subtrees and kept leaves, not in containers
+            # kept for a few children (<domain>, <devices>): their whitespace is noise
+            parser.CharacterDataHandler = text if spec is ALL or not spec else None
 
     def end(tag: str) -> None:
         stack.pop()
         specs.pop()
         if keep is not None:
-            parser.CharacterDataHandler = text if stack and stack[-1] is not None else None
+            parent = specs[-1] if stack and stack[-1] is not None else {0: None}
+            parser.CharacterDataHandler = text if parent is ALL or not parent else None
 
     def text(data: str) -> None:
         top = stack[-1] if stack else None
