@@ -375,7 +375,7 @@ def _read_cpu(element: Element | None) -> CPU | None:
 
 
 #: the parts of a document the model is read from (everything else is only checked)
-_DOMAIN_KEEP: Keep = {
+DOMAIN_KEEP: Keep = {
     "clock": ALL,
     "domain": {"name": {}, "os": {"type": {}}, "cpu": ALL, "clock": ALL, "devices": {"emulator": {}}},
 }
@@ -383,7 +383,7 @@ _DOMAIN_KEEP: Keep = {
 
 def read_domain(data: bytes | str) -> ReadResult:
     """Read a ``<domain>`` or a bare ``<clock>`` document."""
-    root = parse_document(data, _DOMAIN_KEEP)
+    root = parse_document(data, DOMAIN_KEEP)
     warnings: list[str] = []
     if root.tag == "clock":
         return ReadResult(Domain(clock=read_clock_element(root, warnings)), tuple(warnings))
