@@ -237,13 +237,16 @@ class _Builder:
             )
         )
 
+    def deny(self, timer: Timer, message: str, capability: Cap | None = None) -> None:
+        """A refusal about ``timer`` (its name is the subject, its line the place)."""
+        self.refuse(message, subject=timer.name.value, capability=capability, line=timer.line)
+
     def not_for_guest(self, timer: Timer) -> None:
         """libvirt's refusal of a timer this kind of guest does not have."""
-        self.refuse(
+        self.deny(
+            timer,
             f"Configuring the '{timer.name.value}' timer is not supported for "
             f"virtType={self.virt_type} arch={self.arch} machine={self.machine} guests",
-            subject=timer.name.value,
-            line=timer.line,
         )
 
     def flag(self, name: str, origin: Origin, capability: Cap | None, *, late: bool = True) -> None:
@@ -327,14 +330,13 @@ class _Builder:
 
     # -- timers --------------------------------------------------------------
     def rtc(self, timer: Timer, origin: Origin) -> None:
-        name = timer.name.value
         if timer.present is False:
             self.warnings.append(f"{origin}: the RTC cannot be removed from a QEMU guest; present='no' is ignored")
         policy = timer.tickpolicy
         if self.caps.has(Cap.RTC):
             # rule: clock= and driftfix= ride on -rtc (Cap.RTC); clock=rt needs Cap.RTC_CLOCK_RT
             if timer.track is Track.BOOT:
-                self.refuse(f"unsupported rtc timer track '{timer.track.value}'", subject=name, line=timer.line)
+                self.deny(timer, f"unsupported rtc timer track '{timer.track.value}'")
             elif timer.track is Track.GUEST:
                 self.rtc_parts.append(Part("clock=vm", origin, Cap.RTC))
             elif timer.track is Track.WALL:
@@ -343,40 +345,28 @@ class _Builder:
                 if self.caps.has(Cap.RTC_CLOCK_RT):
                     self.rtc_parts.append(Part("clock=rt", origin, Cap.RTC_CLOCK_RT))
                 else:
-                    self.refuse(
-                        f"unsupported rtc timer track '{timer.track.value}'",
-                        subject=name,
-                        capability=Cap.RTC_CLOCK_RT,
-                        line=timer.line,
-                    )
+                    self.deny(timer, f"unsupported rtc timer track '{timer.track.value}'", Cap.RTC_CLOCK_RT)
             if policy is TickPolicy.CATCHUP:
                 self.rtc_parts.append(Part("driftfix=slew", origin, Cap.RTC))
             elif policy in (TickPolicy.MERGE, TickPolicy.DISCARD):
-                self.refuse(f"unsupported rtc timer tickpolicy '{policy.value}'", subject=name, line=timer.line)
+                self.deny(timer, f"unsupported rtc timer tickpolicy '{policy.value}'")
             return
         # no -rtc: the track cannot be expressed at all
         if timer.track is not None:
-            self.refuse(
-                f"unsupported rtc timer track '{timer.track.value}'",
-                subject=name,
-                capability=Cap.RTC,
-                line=timer.line,
-            )
+            self.deny(timer, f"unsupported rtc timer track '{timer.track.value}'", Cap.RTC)
         if policy is None or policy is TickPolicy.DELAY:
             return
         if self.caps.has(Cap.RTC_TD_HACK) and policy is TickPolicy.CATCHUP:
             # rule: -rtc-td-hack needs Cap.RTC_TD_HACK
             self.flag("-rtc-td-hack", origin, Cap.RTC_TD_HACK)
             return
-        self.refuse(
+        self.deny(
+            timer,
             f"unsupported rtc tickpolicy '{policy.value}'",
-            subject=name,
-            capability=Cap.RTC_TD_HACK if policy is TickPolicy.CATCHUP else None,
-            line=timer.line,
+            Cap.RTC_TD_HACK if policy is TickPolicy.CATCHUP else None,
         )
 
     def pit(self, timer: Timer, origin: Origin) -> None:
-        name = timer.name.value
         if not self.x86:
             if timer.present is True or timer.tickpolicy is not None:
                 self.not_for_guest(timer)
@@ -384,7 +374,7 @@ class _Builder:
         policy = timer.tickpolicy
         has_global = self.caps.has(Cap.KVM_PIT_TICK_POLICY)
         if policy is TickPolicy.MERGE:
-            self.refuse(f"unsupported pit tickpolicy '{policy.value}'", subject=name, line=timer.line)
+            self.deny(timer, f"unsupported pit tickpolicy '{policy.value}'")
             return
         if policy is None or policy is TickPolicy.DELAY:
             if has_global:
@@ -401,12 +391,7 @@ class _Builder:
                 # rule: -tdf (userspace PIT catch-up) needs Cap.TDF
                 self.flag("-tdf", origin, Cap.TDF)
                 return
-            self.refuse(
-                f"unsupported pit tickpolicy '{policy.value}'",
-                subject=name,
-                capability=Cap.KVM_PIT_TICK_POLICY,
-                line=timer.line,
-            )
+            self.deny(timer, f"unsupported pit tickpolicy '{policy.value}'", Cap.KVM_PIT_TICK_POLICY)
             return
         # discard
         if has_global:
@@ -415,12 +400,7 @@ class _Builder:
             # -no-kvm-pit-reinjection is what QEMU 1.3 re-spelled lost_tick_policy=discard
             self.flag("-no-kvm-pit-reinjection", origin, Cap.NO_KVM_PIT)
         else:
-            self.refuse(
-                f"unsupported pit tickpolicy '{policy.value}'",
-                subject=name,
-                capability=Cap.KVM_PIT_TICK_POLICY,
-                line=timer.line,
-            )
+            self.deny(timer, f"unsupported pit tickpolicy '{policy.value}'", Cap.KVM_PIT_TICK_POLICY)
 
     def pit_global(self, policy: str, origin: Origin) -> None:
         self.late_options.append(
@@ -437,14 +417,13 @@ class _Builder:
             )
 
     def hpet(self, timer: Timer, origin: Origin) -> None:
-        name = timer.name.value
         if timer.tickpolicy is not None:
             self.warnings.append(f"{origin}: QEMU has no tick policy for the HPET; tickpolicy is ignored")
         if timer.present is None:
             return
         if not self.x86:
             if timer.present:
-                self.refuse("hpet timer is not supported by this architecture", subject=name, line=timer.line)
+                self.deny(timer, "hpet timer is not supported by this architecture")
             return
         if self.caps.machine_has_hpet(self.machine):
             # rule: -machine TYPE,hpet= needs Cap.MACHINE_HPET on a pc/q35 machine type
@@ -457,7 +436,7 @@ class _Builder:
             return
         if timer.present:
             # the 2010 design says fail here; its code forgot to
-            self.refuse("hpet timer is not supported", subject=name, capability=Cap.NO_HPET, line=timer.line)
+            self.deny(timer, "hpet timer is not supported", Cap.NO_HPET)
         # present='no' on a QEMU without an HPET: nothing to switch off
 
     def cpu_prop(self, prop: str, on: bool, origin: Origin, capability: Cap | None) -> None:
@@ -488,11 +467,8 @@ class _Builder:
         elif self.caps.has(Cap.CPU_HV_TIME_LEGACY):
             self.cpu_parts.append(Part("hv_time", origin, Cap.CPU_HV_TIME_LEGACY))
         else:
-            self.refuse(
-                "Configuring the 'hypervclock' timer is not supported with this QEMU binary",
-                subject="hypervclock",
-                capability=Cap.CPU_HV_TIME,
-                line=timer.line,
+            self.deny(
+                timer, "Configuring the 'hypervclock' timer is not supported with this QEMU binary", Cap.CPU_HV_TIME
             )
             return
         if self.virt_type != "kvm":
@@ -505,21 +481,14 @@ class _Builder:
             return
         if not (self.caps.has(Cap.CPU_TSC_FREQUENCY) or self.caps.has(Cap.CPU_TSC_FREQ_LEGACY)):
             # the 2010 design: QEMU of that era has no tsc timer at all
-            self.refuse(
-                "unsupported timer type (name) 'tsc'",
-                subject="tsc",
-                capability=Cap.CPU_TSC_FREQUENCY,
-                line=timer.line,
-            )
+            self.deny(timer, "unsupported timer type (name) 'tsc'", Cap.CPU_TSC_FREQUENCY)
             return
         if timer.frequency is not None and timer.frequency > _QEMU_INT64_MAX:
             # libvirt reads frequency as an unsigned 64-bit number and passes it on; QEMU's
             # tsc-frequency is an int64 and QEMU 7.2 exits with "Parameter 'tsc-frequency'
             # expects int64" (found by starting generated translations in QEMU)
-            self.refuse(
-                f"tsc frequency '{timer.frequency}' is beyond QEMU's largest tsc-frequency, {_QEMU_INT64_MAX}",
-                subject="tsc",
-                line=timer.line,
+            self.deny(
+                timer, f"tsc frequency '{timer.frequency}' is beyond QEMU's largest tsc-frequency, {_QEMU_INT64_MAX}"
             )
         elif timer.frequency is not None:
             if self.caps.has(Cap.CPU_TSC_FREQUENCY):
@@ -542,24 +511,17 @@ class _Builder:
             self.not_for_guest(timer)
             return
         if not self.caps.has(Cap.CPU_KVM_NO_ADJVTIME):
-            self.refuse(
-                f"Configuring the '{name}' timer is not supported with this QEMU binary",
-                subject=name,
-                capability=Cap.CPU_KVM_NO_ADJVTIME,
-                line=timer.line,
+            self.deny(
+                timer, f"Configuring the '{name}' timer is not supported with this QEMU binary", Cap.CPU_KVM_NO_ADJVTIME
             )
             return
         if timer.present is False:
-            self.refuse(f"The '{name}' timer can't be disabled", subject=name, line=timer.line)
+            self.deny(timer, f"The '{name}' timer can't be disabled")
             return
         policy = timer.tickpolicy
         if policy in (TickPolicy.CATCHUP, TickPolicy.MERGE):
             assert policy is not None
-            self.refuse(
-                f"The '{name}' timer does not support tickpolicy '{policy.value}'",
-                subject=name,
-                line=timer.line,
-            )
+            self.deny(timer, f"The '{name}' timer does not support tickpolicy '{policy.value}'")
         elif policy is TickPolicy.DELAY:
             # rule: -cpu ...,kvm-no-adjvtime needs Cap.CPU_KVM_NO_ADJVTIME (ARM, QEMU 5.0+)
             self.cpu_parts.append(Part("kvm-no-adjvtime=off", origin, Cap.CPU_KVM_NO_ADJVTIME))
@@ -567,7 +529,7 @@ class _Builder:
             self.cpu_parts.append(Part("kvm-no-adjvtime=on", origin, Cap.CPU_KVM_NO_ADJVTIME))
 
     def platform(self, timer: Timer, origin: Origin) -> None:
-        self.refuse("unsupported timer type (name) 'platform'", subject="platform", line=timer.line)
+        self.deny(timer, "unsupported timer type (name) 'platform'")
 
     # -- assembly ------------------------------------------------------------
     def cpu_model(self) -> Part:
