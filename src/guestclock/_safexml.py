@@ -107,6 +107,8 @@ def _non_utf8(raw: bytes, index: int) -> str | None:
 #: which subtrees to build: tag -> the same for its children, or ALL for the whole subtree
 Keep = Mapping[str, "Keep | None"]
 ALL = None
+#: a child a Keep does not name (compared by identity)
+_SKIP: Keep = {"": None}
 
 
 def parse_document(data: bytes | str, keep: Keep | None = None) -> Element:
@@ -134,59 +136,63 @@ def parse_document(data: bytes | str, keep: Keep | None = None) -> Element:
     def refuse(message: str) -> None:
         raise _Refused(message)
 
+    # A document no longer than MAX_ATTRIBUTE cannot hold a longer attribute, nor (at
+    # 4 bytes for the smallest element, "<a/>") more than MAX_ELEMENTS elements: for
+    # the few-kB domains of a fleet those two per-element checks are skipped
+    small = len(raw) <= MAX_ATTRIBUTE
+
+    def collects_text(spec: Keep | None) -> bool:
+        # text matters in whole kept subtrees and kept leaves, not in containers
+        # kept for a few children (<domain>, <devices>): their whitespace is noise
+        return keep is None or spec is ALL or not spec
+
     def start(tag: str, attrib: dict[str, str]) -> None:
         nonlocal count
-        count += 1
-        if count > MAX_ELEMENTS:
-            refuse(f"document has more than {MAX_ELEMENTS} elements")
         if len(stack) >= MAX_DEPTH:
             refuse(f"elements are nested more than {MAX_DEPTH} deep")
-        # expat builds the dict in C; MAX_TOKEN already bounds what one tag can hold
-        if attrib:
-            if len(attrib) > MAX_ATTRIBUTES:
-                refuse(f"element '{_short(tag)}' has {len(attrib)} attributes; the limit is {MAX_ATTRIBUTES}")
-            if max(map(len, attrib.values())) > MAX_ATTRIBUTE:
+        if not small:
+            count += 1
+            if count > MAX_ELEMENTS:
+                refuse(f"document has more than {MAX_ELEMENTS} elements")
+            # expat builds the dict in C; MAX_TOKEN already bounds what one tag can hold
+            if attrib and max(map(len, attrib.values())) > MAX_ATTRIBUTE:
                 name, value = max(attrib.items(), key=lambda item: len(item[1]))
                 refuse(
                     f"attribute '{_short(name)}' of element '{_short(tag)}' is {len(value)} characters long; "
                     f"the limit is {MAX_ATTRIBUTE}"
                 )
-        if keep is None:
-            spec: Keep | None = ALL
-            kept = True
-        elif not stack:
-            spec = keep.get(tag, {})
-            kept = True
-        else:
-            parent = specs[-1]
-            kept = parent is ALL or (stack[-1] is not None and tag in parent)
-            spec = ALL if parent is ALL else (parent.get(tag, {}) if kept else {})
-        if not kept:
-            stack.append(None)
-            specs.append(spec)
-            if keep is not None:
-                parser.CharacterDataHandler = None
-            return
-        element = Element(tag, attrib, parser.CurrentLineNumber)
+        if len(attrib) > MAX_ATTRIBUTES:
+            refuse(f"element '{_short(tag)}' has {len(attrib)} attributes; the limit is {MAX_ATTRIBUTES}")
         if stack:
             top = stack[-1]
-            assert top is not None
-            top.children.append(element)
+            if top is None:  # inside a skipped subtree: nothing to build
+                stack.append(None)
+                return
+            parent = specs[-1]
+            spec = ALL if parent is ALL else parent.get(tag, _SKIP)
+            if spec is _SKIP:
+                stack.append(None)
+                parser.CharacterDataHandler = None
+                return
         else:
+            top = None
+            spec = ALL if keep is None else keep.get(tag, {})
+        element = Element(tag, attrib, parser.CurrentLineNumber)
+        if top is None:
             root.append(element)
+        else:
+            top.children.append(element)
         stack.append(element)
         specs.append(spec)
         if keep is not None:
-            # text matters in whole kept subtrees and kept leaves, not in containers
-            # kept for a few children (<domain>, <devices>): their whitespace is noise
-            parser.CharacterDataHandler = text if spec is ALL or not spec else None
+            parser.CharacterDataHandler = text if collects_text(spec) else None
 
     def end(tag: str) -> None:
-        stack.pop()
-        specs.pop()
-        if keep is not None:
-            parent = specs[-1] if stack and stack[-1] is not None else {0: None}
-            parser.CharacterDataHandler = text if parent is ALL or not parent else None
+        if stack.pop() is not None:
+            specs.pop()
+        if keep is not None and stack and stack[-1] is not None:
+            # back in a kept element (from a kept or a skipped child)
+            parser.CharacterDataHandler = text if collects_text(specs[-1]) else None
 
     def text(data: str) -> None:
         top = stack[-1] if stack else None
