@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -95,7 +96,11 @@ def _read_input(path: str) -> bytes:
             data = sys.stdin.buffer.read(MAX_BYTES + 1)
         else:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
+                # read(n) allocates n bytes up front: ask a regular file for its size
+                # (+1, in case it grew), not for the 10 MB limit every time
+                info = os.fstat(handle.fileno())
+                limit = min(info.st_size + 1, MAX_BYTES + 1) if stat.S_ISREG(info.st_mode) else MAX_BYTES + 1
+                data = handle.read(limit)
     except OSError as exc:
         raise _FileError(f"cannot read '{path}': {exc.strerror}") from None
     if len(data) > MAX_BYTES:
