@@ -550,7 +550,7 @@ class _Builder:
         model = _default_cpu_model(self.arch, self.virt_type)
         return Part(model, Origin(f"default CPU model for arch {self.arch}"))
 
-    def check_words(self) -> None:
+    def check_words(self, cpu_head: Part | None) -> None:
         """Refuse any value that would change the meaning of the argv or the environment.
 
         Every word is built from enums, integers and these checked names, so this
@@ -559,8 +559,8 @@ class _Builder:
         named = []
         if self.machine_parts:
             named.append(("machine type", self.machine))
-        if self.cpu_parts:
-            named.append(("CPU model", self.cpu_model().text))
+        if cpu_head is not None:
+            named.append(("CPU model", cpu_head.text))
         for kind, value in named:
             if _OPTION_NAME.fullmatch(value) is None:
                 self.refuse(
@@ -592,7 +592,8 @@ class _Builder:
         handlers = _HANDLERS
         for timer in clock.timers:
             handlers[timer.name](self, timer, Origin(source=timer, line=timer.line))
-        self.check_words()
+        cpu_head = self.cpu_model() if self.cpu_parts else None
+        self.check_words(cpu_head)
         if self.refusals:
             first = self.refusals[0]
             first.refusals = tuple(self.refusals)
@@ -603,8 +604,8 @@ class _Builder:
                 f"<type machine='{self.domain.machine}'>" if self.domain.machine else "default machine type"
             )
             head.append(Option("-machine", (Part(self.machine, machine_origin), *self.machine_parts)))
-        if self.cpu_parts:
-            head.append(Option("-cpu", (self.cpu_model(), *self.cpu_parts)))
+        if cpu_head is not None:
+            head.append(Option("-cpu", (cpu_head, *self.cpu_parts)))
         if self.rtc_parts:
             head.append(Option("-rtc", tuple(self.rtc_parts)))
         return Translation(
