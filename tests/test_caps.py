@@ -101,3 +101,22 @@ def test_json_round_trip() -> None:
     caps = load_libvirt_caps((CORPUS / "caps" / "caps_8.0.0.x86_64.xml").read_bytes(), source="x")
     again = Capabilities.from_json(caps.to_json())
     assert again == caps
+
+
+def test_machine_types_of_a_dump_and_the_warning_for_a_missing_one() -> None:
+    from guestclock.translation import translate
+    from guestclock.xmlread import read_domain
+
+    caps = load_libvirt_caps((CORPUS / "caps" / "caps_5.2.0.x86_64.xml").read_bytes())
+    assert caps.machines is not None
+    assert {"pc", "q35", "pc-q35-5.2", "pc-i440fx-5.2"} <= caps.machines
+    assert "pc-q35-7.2" not in caps.machines
+
+    def warnings(machine: str, on: Capabilities) -> tuple[str, ...]:
+        xml = f"<domain type='kvm'><os><type arch='x86_64' machine='{machine}'>hvm</type></os></domain>"
+        return translate(read_domain(xml).domain, on).warnings
+
+    assert any("no machine type 'pc-q35-7.2'" in w for w in warnings("pc-q35-7.2", caps))
+    assert not any("machine type" in w for w in warnings("q35", caps))
+    # a version estimate does not know the machine list: no claim either way
+    assert not any("machine type" in w for w in warnings("pc-q35-7.2", caps_for_version("5.2.0")))

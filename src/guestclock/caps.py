@@ -86,6 +86,8 @@ class Capabilities:
     #: machine types with an ``hpet`` property, when the source lists them;
     #: None means "decide by machine family" (pc/q35)
     hpet_machines: frozenset[str] | None = None
+    #: the machine types (names and aliases) this QEMU has, when the source lists them
+    machines: frozenset[str] | None = None
     #: the machine type QEMU picks without ``-machine``
     default_machine: str | None = None
     #: notes from the loader (e.g. "this is an estimate"), shown as warnings
@@ -129,6 +131,7 @@ class Capabilities:
             "capabilities": sorted(cap.value for cap in self.caps),
             "default_machine": self.default_machine,
             "hpet_machines": None if self.hpet_machines is None else sorted(self.hpet_machines),
+            "machines": None if self.machines is None else sorted(self.machines),
         }
 
     @classmethod
@@ -137,6 +140,7 @@ class Capabilities:
         version = data.get("version")
         caps = data.get("capabilities")
         hpet = data.get("hpet_machines")
+        machines = data.get("machines")
         if not isinstance(caps, list) or not isinstance(data.get("source"), str):
             raise ValueError("not a capability record")
         parsed_version: tuple[int, int, int] | None = None
@@ -152,5 +156,6 @@ class Capabilities:
             arch=arch if isinstance(arch, str) else None,
             estimated=bool(data.get("estimated", False)),
             hpet_machines=frozenset(str(m) for m in hpet) if isinstance(hpet, list) else None,
+            machines=frozenset(str(m) for m in machines) if isinstance(machines, list) else None,
             default_machine=default_machine if isinstance(default_machine, str) else None,
         )

@@ -10,6 +10,8 @@ exactly the flags it lists.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ._safexml import parse_document
 from .caps import Cap, Capabilities
 from .errors import CapabilityError, XMLError
@@ -105,8 +107,10 @@ def load_libvirt_caps(data: bytes | str, *, source: str = "libvirt-caps") -> Cap
     arch_element = root.find("arch")
     arch = arch_element.text.strip() if arch_element is not None and arch_element.text.strip() else "x86_64"
     default_machine: str | None = None
+    machines: set[str] = set()
     for machine in root.findall("machine"):
-        if machine.attrib.get("default") == "yes":
+        machines.update(machine.attrib[key] for key in ("name", "alias") if key in machine.attrib)
+        if default_machine is None and machine.attrib.get("default") == "yes":
             default_machine = machine.attrib.get("name")
-            break
-    return caps_from_libvirt_flags(flags, arch=arch, version=version, source=source, default_machine=default_machine)
+    caps = caps_from_libvirt_flags(flags, arch=arch, version=version, source=source, default_machine=default_machine)
+    return replace(caps, machines=frozenset(machines)) if machines else caps

@@ -235,7 +235,9 @@ def _cmd_argv(args: argparse.Namespace) -> int:
     if args.format == "json":
         from dataclasses import replace
 
-        text = to_json(replace(translation, warnings=tuple(dict.fromkeys(warnings))), qemu) + "\n"
+        # the QEMU's machine list (a hundred names) belongs to `caps`, not to every answer
+        described = {key: value for key, value in qemu.items() if key != "machines"}
+        text = to_json(replace(translation, warnings=tuple(dict.fromkeys(warnings))), described) + "\n"
     else:
         for warning in dict.fromkeys(warnings):
             _warn(warning)

@@ -144,6 +144,7 @@ def render_table(rows: list[MatrixRow]) -> str:
         if row.argv is not None:
             command = to_shell_words(row)
             lines.append(f"{head}{command}   ({row.name})")
+            lines.extend(f"{'':<{width}}  {'':<7}  warning: {warning}" for warning in row.warnings)
         else:
             lines.append(f"{head}{row.refusals[0]}   ({row.name})")
             lines.extend(f"{'':<{width}}  {'':<7}  {more}" for more in row.refusals[1:])

@@ -373,6 +373,7 @@ def caps_from_answers(
         arch=arch,
         hpet_machines=frozenset(hpet_machines) if asked_families else None,
         default_machine=_default_machine(answers.machines or []),
+        machines=_machine_names(answers.machines),
         notes=tuple(notes),
     )
 
@@ -384,6 +385,15 @@ def _aliases(machines: Sequence[Mapping[str, object]], names: Iterable[str]) -> 
         for machine in machines
         if machine.get("name") in wanted and isinstance(machine.get("alias"), str)
     }
+
+
+def _machine_names(machines: Sequence[Mapping[str, object]] | None) -> frozenset[str] | None:
+    """Every machine type name and alias query-machines listed (None: not asked)."""
+    if not machines:
+        return None
+    return frozenset(
+        str(machine[key]) for machine in machines for key in ("name", "alias") if isinstance(machine.get(key), str)
+    )
 
 
 def _default_machine(machines: Sequence[Mapping[str, object]]) -> str | None:

@@ -588,6 +588,14 @@ class _Builder:
                     f"this QEMU emulates arch {self.caps.arch}, not the domain's arch {self.domain.arch}",
                     subject="arch",
                 )
+        machine = self.domain.machine
+        if machine is not None and self.caps.machines is not None and machine not in self.caps.machines:
+            # not a clock setting, but the -machine word carries it, and a guest moved to a
+            # QEMU without its versioned machine type does not start at all
+            self.warnings.append(
+                f"this QEMU has no machine type '{machine}' (<type machine='{machine}'>); "
+                "QEMU will refuse to start the guest"
+            )
         self.offset()
         handlers = _HANDLERS
         for timer in clock.timers:
