@@ -18,10 +18,10 @@ limit, and no process, socket or temporary file survives it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import subprocess
+import time
 from dataclasses import replace
 
 from qemu.qmp import QMPClient
@@ -48,6 +48,8 @@ PROBE_ARGS = ("-machine", "none", "-nodefaults", "-display", "none", "-S", "-no-
 _HELP_ENV_KEYS = ("PATH",)
 
 DEFAULT_TIMEOUT = 10.0
+#: parse_help refuses more than this; keep no more of a runaway output
+_HELP_LIMIT = 4 * 1024 * 1024
 _ARCH = re.compile(r"qemu-system-([a-z0-9_]+)$")
 
 
@@ -72,32 +74,42 @@ def _help_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
 
 
-def run_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """The ``-help`` output of ``path`` (bounded in time; no process is left behind)."""
-    check_binary(path)
-    try:
-        proc = subprocess.Popen(
-            [path, "-help"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_help_env(),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ProbeError(f"cannot run QEMU binary '{path}': {exc.strerror}", subject=path) from None
+def _run_help(path: str, timeout: float) -> tuple[int, str]:
+    """Run ``path -help`` in its own process group: its exit status and output.
+
+    Raises OSError when it cannot be started and subprocess.TimeoutExpired when it
+    does not finish in time; either way no process of the group is left behind.
+    """
+    proc = subprocess.Popen(
+        [path, "-help"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_help_env(),
+        start_new_session=True,
+    )
     try:
         stdout, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ProbeError(f"QEMU binary '{path}' did not answer -help within {timeout:g} s", subject=path) from None
     finally:
         # the whole group: a wrapper script's children too
         kill_group(proc.pid)
         proc.kill()
         proc.wait()
-    if proc.returncode < 0:
-        raise ProbeError(f"QEMU binary '{path}' was killed by signal {-proc.returncode}", subject=path)
-    return stdout.decode("utf-8", "replace")
+    return proc.returncode, stdout[: _HELP_LIMIT + 1].decode("utf-8", "replace")
+
+
+def run_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The ``-help`` output of ``path`` (bounded in time; no process is left behind)."""
+    check_binary(path)
+    try:
+        returncode, text = _run_help(path, timeout)
+    except OSError as exc:
+        raise ProbeError(f"cannot run QEMU binary '{path}': {exc.strerror}", subject=path) from None
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"QEMU binary '{path}' did not answer -help within {timeout:g} s", subject=path) from None
+    if returncode < 0:
+        raise ProbeError(f"QEMU binary '{path}' was killed by signal {-returncode}", subject=path)
+    return text
 
 
 def probe_help(path: str, timeout: float = DEFAULT_TIMEOUT) -> Capabilities:
@@ -130,31 +142,6 @@ def _caps_from_help(path: str, text: str) -> Capabilities:
     return caps
 
 
-async def _help_text(path: str) -> str | None:
-    """``path -help`` (None when it cannot be run); cancellation kills its process group."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            path,
-            "-help",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=_help_env(),
-            start_new_session=True,
-        )
-    except OSError:
-        return None
-    try:
-        stdout, _ = await proc.communicate()
-    finally:
-        kill_group(proc.pid)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(proc.wait())
-    if proc.returncode != 0:
-        return None
-    return stdout[: 4 * 1024 * 1024 + 1].decode("utf-8", "replace")
-
-
 _Conversation = list[tuple[dict[str, object], dict[str, object]]]
 
 
@@ -180,42 +167,42 @@ def probe_qmp(path: str, timeout: float = DEFAULT_TIMEOUT) -> Capabilities:
 
     check_binary(path)
 
-    async def qmp_then_help() -> tuple[_Conversation | BaseException, str | BaseException | None]:
-        # A QMP-era binary answers everything the translation needs over QMP; the few
-        # plain options QMP cannot show (-no-hpet, ...) follow from the version, as
-        # caps_from_answers notes. Only a binary that does not speak QMP (0.9-1.x, or
-        # not QEMU) is asked for -help: running both at once cost 2-10 ms of CPU on a
-        # two-core host, a third of the probe.
-        try:
-            return await _qmp_conversation(path), None
-        except Exception as exc:
-            try:
-                return exc, await _help_text(path)
-            except Exception as help_exc:
-                return exc, help_exc
+    # A QMP-era binary answers everything the translation needs over QMP; the few
+    # plain options QMP cannot show (-no-hpet, ...) follow from the version, as
+    # caps_from_answers notes. Only a binary that does not speak QMP (0.9-1.x, or
+    # not QEMU) is asked for -help: running both at once cost 2-10 ms of CPU on a
+    # two-core host, a third of the probe.
+    too_slow = ProbeError(
+        f"QEMU binary '{path}' did not answer within {timeout:g} s (QMP and -help); "
+        "it was stopped. Is it QEMU? (--timeout sets the limit)",
+        subject=path,
+    )
+    deadline = time.monotonic() + timeout
 
-    async def bounded() -> tuple[_Conversation | BaseException, str | BaseException | None]:
-        return await asyncio.wait_for(qmp_then_help(), timeout)
+    async def bounded() -> _Conversation:
+        return await asyncio.wait_for(_qmp_conversation(path), timeout)
 
+    conversation: _Conversation | BaseException
     try:
-        conversation, help_result = asyncio.run(bounded())
+        conversation = asyncio.run(bounded())
     except TimeoutError:
-        raise ProbeError(
-            f"QEMU binary '{path}' did not answer within {timeout:g} s (QMP and -help); "
-            "it was stopped. Is it QEMU? (--timeout sets the limit)",
-            subject=path,
-        ) from None
-    help_text = help_result if isinstance(help_result, str) else None
+        raise too_slow from None
+    except Exception as exc:
+        conversation = exc
     if isinstance(conversation, list):
-        plain: Capabilities | None = None
-        if help_text is not None:
-            with contextlib.suppress(CapabilityError):
-                plain = parse_help(help_text, arch=arch_of_binary(path), source=f"help:{path}").capabilities
         try:
-            caps = caps_from_answers(answers_from_conversation(conversation), source=f"qmp:{path}", plain_options=plain)
+            return caps_from_answers(answers_from_conversation(conversation), source=f"qmp:{path}")
         except CapabilityError as exc:
             raise ProbeError(f"'{path}' is not QEMU: {exc.message}", subject=path) from None
-        return caps
+    help_text: str | None = None
+    try:
+        returncode, text = _run_help(path, max(0.0, deadline - time.monotonic()))
+        if returncode == 0:
+            help_text = text
+    except subprocess.TimeoutExpired:
+        raise too_slow from None
+    except OSError:
+        pass
     # no QMP conversation: an old QEMU without QMP, or not QEMU at all
     why = _describe_failure(conversation)
     if help_text is None:
