@@ -6,8 +6,8 @@ Not a test: timings depend on the host. Usage: python3 scripts/measure_probe.py 
 * plain start-to-exit: ``BINARY -machine none -nodefaults -display none -S -no-user-config
   -qmp stdio`` fed ``qmp_capabilities`` and ``quit``, wall time until it has exited;
   the least any QMP probe must pay.
-* cold probe: :func:`guestclock.probe.probe_binary` with ``use_cache=False`` (QMP conversation
-  plus ``-help`` beside it, parsing included).
+* cold probe: :func:`guestclock.probe.probe_binary` with ``use_cache=False`` (the QMP conversation,
+  parsing included; ``-help`` only for a binary without QMP).
 * cached probe: :func:`guestclock.probe.probe_binary` after one cold call (stat, read,
   checksum, parse).
 """
@@ -52,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache
         plain = _measure("plain QEMU start-to-exit", lambda: _plain(binary), runs)
-        cold = _measure("cold probe (QMP + -help)", lambda: probe.probe_binary(binary, use_cache=False), runs)
+        cold = _measure("cold probe (QMP)", lambda: probe.probe_binary(binary, use_cache=False), runs)
         probe.probe_binary(binary)
         cached = _measure("cached probe", lambda: probe.probe_binary(binary), runs * 10)
     print(f"cold / plain = {cold / plain:.2f}x (goal <= 1.2x); cached = {cached:.2f} ms (goal < 5 ms)")

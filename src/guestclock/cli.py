@@ -185,11 +185,7 @@ def _resolve_caps(args: argparse.Namespace, arch: str | None) -> tuple[Capabilit
 def _probe(binary: str, args: argparse.Namespace) -> Capabilities:
     from . import probe
 
-    qmp_probe = getattr(probe, "probe_binary", None)
-    if qmp_probe is not None:
-        result: Capabilities = qmp_probe(binary, timeout=args.timeout, use_cache=not args.no_cache)
-        return result
-    return probe.probe_help(binary, timeout=args.timeout)
+    return probe.probe_binary(binary, timeout=args.timeout, use_cache=not args.no_cache)
 
 
 def _now(args: argparse.Namespace) -> Now:
