@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from xml.parsers import expat
 
-from .errors import MalformedXMLError
+from .errors import MalformedXMLError, shown
 
 __all__ = [
     "MAX_ATTRIBUTE",
@@ -80,12 +80,6 @@ class _Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _short(name: str) -> str:
-    """A tag or attribute name for a message: printable and at most 64 characters."""
-    shown = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 64 else shown[:64] + "..."
 
 
 def _non_utf8(raw: bytes, index: int) -> str | None:
@@ -158,11 +152,11 @@ def parse_document(data: bytes | str, keep: Keep | None = None) -> Element:
             if attrib and max(map(len, attrib.values())) > MAX_ATTRIBUTE:
                 name, value = max(attrib.items(), key=lambda item: len(item[1]))
                 refuse(
-                    f"attribute '{_short(name)}' of element '{_short(tag)}' is {len(value)} characters long; "
+                    f"attribute '{shown(name, 64)}' of element '{shown(tag, 64)}' is {len(value)} characters long; "
                     f"the limit is {MAX_ATTRIBUTE}"
                 )
         if len(attrib) > MAX_ATTRIBUTES:
-            refuse(f"element '{_short(tag)}' has {len(attrib)} attributes; the limit is {MAX_ATTRIBUTES}")
+            refuse(f"element '{shown(tag, 64)}' has {len(attrib)} attributes; the limit is {MAX_ATTRIBUTES}")
         if stack:
             top = stack[-1]
             if top is None:  # inside a skipped subtree: nothing to build

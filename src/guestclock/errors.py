@@ -26,7 +26,15 @@ __all__ = [
     "UnsupportedConfigError",
     "VerifyError",
     "XMLError",
+    "shown",
 ]
+
+
+def shown(value: str, limit: int = 200) -> str:
+    """``value`` as it appears inside quotes in a one-line message: control characters
+    escaped, at most ``limit`` characters (then "...")."""
+    text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class GuestclockError(Exception):

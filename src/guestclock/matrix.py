@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import sys
 from dataclasses import dataclass
 
@@ -155,9 +154,9 @@ def render_table(rows: list[MatrixRow]) -> str:
 
 def to_shell_words(row: MatrixRow) -> str:
     """The row's environment and arguments as one shell-quoted line (without a binary)."""
-    words = [f"{name}={shlex.quote(value)}" for name, value in row.env]
-    words.extend(shlex.quote(word) for word in row.argv or ())
-    return " ".join(words) if words else "(no arguments needed)"
+    from .output import shell_line
+
+    return shell_line(row.env, row.argv or ()) or "(no arguments needed)"
 
 
 def _handler(args: argparse.Namespace) -> int:

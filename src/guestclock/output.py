@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterable
 
 from .errors import UnsupportedConfigError
 from .translation import Translation
 
-__all__ = ["explain_refusals", "explain_translation", "to_json", "to_lines", "to_shell"]
+__all__ = ["explain_refusals", "explain_translation", "shell_line", "to_json", "to_lines", "to_shell"]
+
+
+def shell_line(env: Iterable[tuple[str, str]], words: Iterable[str]) -> str:
+    """``NAME=value ... word ...``, every part quoted so that the shell reproduces it exactly."""
+    return " ".join([*(f"{name}={shlex.quote(value)}" for name, value in env), *map(shlex.quote, words)])
 
 
 def to_shell(translation: Translation, binary: str) -> str:
     """One shell line: environment assignments, the binary, then every argument, each quoted
     so that the shell hands QEMU exactly ``translation.argv``."""
-    words = [f"{name}={shlex.quote(value)}" for name, value in translation.environ.items()]
-    words.append(shlex.quote(binary))
-    words.extend(shlex.quote(word) for word in translation.argv)
-    return " ".join(words)
+    return shell_line(translation.environ.items(), [binary, *translation.argv])
 
 
 def to_lines(translation: Translation) -> str:

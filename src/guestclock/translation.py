@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .caps import Cap, Capabilities
-from .errors import UnsupportedConfigError
+from .errors import UnsupportedConfigError, shown
 from .model import (
     X86_ARCHES,
     Basis,
@@ -179,12 +179,6 @@ def _describe_clock(clock: Clock | None) -> str:
     if clock.start is not None:
         attrs.append(f"start='{clock.start}'")
     return f"<clock {' '.join(attrs)}>"
-
-
-def _escaped(value: str) -> str:
-    """A value for a one-line message: control characters escaped, at most 200 characters."""
-    shown = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 200 else shown[:200] + "..."
 
 
 def _format_instant(epoch: int) -> str:
@@ -564,14 +558,14 @@ class _Builder:
         for kind, value in named:
             if _OPTION_NAME.fullmatch(value) is None:
                 self.refuse(
-                    f"{kind} '{_escaped(value)}' cannot be passed to QEMU: expected letters, digits and "
+                    f"{kind} '{shown(value)}' cannot be passed to QEMU: expected letters, digits and "
                     "'._+-' only (a ',' or '=' would change the meaning of the option)",
                     subject=kind,
                 )
         for _name, value, _origin in self.env:
             if not value or not value.isprintable() or any(ch.isspace() for ch in value):
                 self.refuse(
-                    f"time zone '{_escaped(value)}' cannot be passed to QEMU: expected a zone name "
+                    f"time zone '{shown(value)}' cannot be passed to QEMU: expected a zone name "
                     "without blanks or control characters",
                     subject="clock",
                     line=self.clock.line,

@@ -16,7 +16,7 @@ import re
 from typing import TypeVar
 
 from ._safexml import ALL, Element, Keep, parse_document
-from .errors import XMLError
+from .errors import XMLError, shown
 from .model import (
     CPU,
     Basis,
@@ -60,17 +60,9 @@ class ReadResult:
         self.warnings = warnings
 
 
-def _shown(value: str) -> str:
-    """A value as it appears inside quotes in a message: control characters escaped."""
-    if value.isprintable() and len(value) <= 200:
-        return value
-    shown = value.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 200 else shown[:200] + "..."
-
-
 def _invalid(element: Element, attribute: str, value: str) -> XMLError:
     return XMLError(
-        f"Invalid value for attribute '{attribute}' in element '{element.tag}': '{_shown(value)}'.",
+        f"Invalid value for attribute '{attribute}' in element '{element.tag}': '{shown(value)}'.",
         line=element.line,
         element=element.tag,
         attribute=attribute,
@@ -125,7 +117,7 @@ def _check_known(element: Element, known: frozenset[str], children: frozenset[st
     for name in element.attrib:
         if name not in known:
             raise XMLError(
-                f"unknown attribute '{_shown(name)}' in element '{element.tag}'",
+                f"unknown attribute '{shown(name)}' in element '{element.tag}'",
                 line=element.line,
                 element=element.tag,
                 attribute=name,
@@ -133,7 +125,7 @@ def _check_known(element: Element, known: frozenset[str], children: frozenset[st
     for child in element.children:
         if child.tag not in children:
             raise XMLError(
-                f"unexpected element '{_shown(child.tag)}' in element '{element.tag}'",
+                f"unexpected element '{shown(child.tag)}' in element '{element.tag}'",
                 line=child.line,
                 element=child.tag,
             )
@@ -248,7 +240,7 @@ def read_clock_element(element: Element, warnings: list[str]) -> Clock:
         offset = Offset(offset_text)  # once per document
     except ValueError:
         raise XMLError(
-            f"unknown clock offset '{_shown(offset_text)}'",
+            f"unknown clock offset '{shown(offset_text)}'",
             line=element.line,
             element="clock",
             attribute="offset",
@@ -258,7 +250,7 @@ def read_clock_element(element: Element, warnings: list[str]) -> Clock:
     def unknown(what: str, attribute: str) -> XMLError:
         value = element.attrib[attribute]
         return XMLError(
-            f"unknown clock {what} '{_shown(value)}'",
+            f"unknown clock {what} '{shown(value)}'",
             line=element.line,
             element="clock",
             attribute=attribute,
@@ -377,7 +369,7 @@ def _read_cpu(element: Element | None) -> CPU | None:
         model = model_element.text.strip() or None
         if model is not None and _NAME.match(model) is None:
             raise XMLError(
-                f"Invalid CPU model '{_shown(model)}'",
+                f"Invalid CPU model '{shown(model)}'",
                 line=model_element.line,
                 element="model",
                 value=model,
@@ -400,7 +392,7 @@ def read_domain(data: bytes | str) -> ReadResult:
         return ReadResult(Domain(clock=read_clock_element(root, warnings)), tuple(warnings))
     if root.tag != "domain":
         raise XMLError(
-            f"expected a <domain> or <clock> document, found <{_shown(root.tag)}>",
+            f"expected a <domain> or <clock> document, found <{shown(root.tag)}>",
             line=root.line,
             element=root.tag,
         )
