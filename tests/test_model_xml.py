@@ -66,3 +66,67 @@ def test_every_model_field_is_exercised_by_the_golden_inputs() -> None:
     assert {t.name for t in timers} >= set(TimerName) - {TimerName.PLATFORM}
     assert {t.tickpolicy for t in timers} >= {TickPolicy.DELAY, TickPolicy.CATCHUP, TickPolicy.DISCARD}
     assert {c.offset for c in clocks} == set(Offset)
+
+
+def test_hyperv_cpu_features_and_os_id_are_read() -> None:
+    from guestclock.model import HyperVFeature
+
+    domain = read_domain(
+        """<domain type='kvm'>
+  <metadata>
+    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
+      <libosinfo:os id="http://microsoft.com/win/11"/>
+    </libosinfo:libosinfo>
+  </metadata>
+  <features>
+    <hyperv mode='custom'>
+      <relaxed state='on'/>
+      <spinlocks state='on' retries='8191'/>
+      <stimer state='on'><direct state='on'/></stimer>
+      <vendor_id state='on' value='KVM Hv'/>
+      <tlbflush state='off'/>
+    </hyperv>
+  </features>
+  <cpu mode='host-passthrough'><feature policy='require' name='invtsc'/><feature name='vmx' policy='disable'/></cpu>
+  <clock offset='localtime'/>
+</domain>"""
+    ).domain
+    assert domain.os_id == "http://microsoft.com/win/11"
+    assert domain.hyperv is not None
+    assert domain.hyperv.enabled(HyperVFeature.RELAXED)
+    assert domain.hyperv.state(HyperVFeature.TLBFLUSH) is False
+    assert domain.hyperv.state(HyperVFeature.SYNIC) is None
+    assert (domain.hyperv.stimer_direct, domain.hyperv.spinlock_retries) == (True, 8191)
+    assert domain.hyperv.vendor_id == "KVM Hv"
+    assert domain.cpu is not None and domain.cpu.wants("invtsc") and not domain.cpu.wants("vmx")
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (
+            "<hyperv><bogus state='on'/></hyperv>",
+            "unsupported configuration: unsupported HyperV Enlightenment feature: bogus",
+        ),
+        ("<hyperv><relaxed/></hyperv>", "XML error: Missing required attribute 'state' in element 'relaxed'"),
+        (
+            "<hyperv><relaxed state='yes'/></hyperv>",
+            "XML error: Invalid value for attribute 'state' in element 'relaxed': 'yes'.",
+        ),
+        ("<hyperv><spinlocks state='on'/></hyperv>", "XML error: missing HyperV spinlock retry count"),
+        (
+            "<hyperv><spinlocks state='on' retries='100'/></hyperv>",
+            "XML error: HyperV spinlock retry count must be at least 4095",
+        ),
+        (
+            "<hyperv><vendor_id state='on'/></hyperv>",
+            "XML error: missing 'value' attribute for HyperV feature 'vendor_id'",
+        ),
+    ],
+)
+def test_hyperv_refusals(features: str, message: str) -> None:
+    from guestclock.errors import XMLError
+
+    with pytest.raises(XMLError) as caught:
+        read_domain(f"<domain type='kvm'><features>{features}</features></domain>")
+    assert str(caught.value) == message

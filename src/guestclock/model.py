@@ -17,6 +17,8 @@ __all__ = [
     "Catchup",
     "Clock",
     "Domain",
+    "HyperV",
+    "HyperVFeature",
     "Offset",
     "TickPolicy",
     "Timer",
@@ -102,6 +104,31 @@ class TimerMode(enum.Enum):
     SMPSAFE = "smpsafe"
 
 
+class HyperVFeature(enum.Enum):
+    """A member of ``<features><hyperv>`` (libvirt's names; QEMU's ``hv-*`` CPU properties)."""
+
+    # members are singletons: hash by identity, in C (Enum's own hash is Python code)
+    __hash__ = object.__hash__
+
+    RELAXED = "relaxed"
+    VAPIC = "vapic"
+    SPINLOCKS = "spinlocks"
+    VPINDEX = "vpindex"
+    RUNTIME = "runtime"
+    SYNIC = "synic"
+    STIMER = "stimer"
+    RESET = "reset"
+    VENDOR_ID = "vendor_id"
+    FREQUENCIES = "frequencies"
+    REENLIGHTENMENT = "reenlightenment"
+    TLBFLUSH = "tlbflush"
+    IPI = "ipi"
+    EVMCS = "evmcs"
+    AVIC = "avic"
+    EMSR_BITMAP = "emsr_bitmap"
+    XMM_INPUT = "xmm_input"
+
+
 #: architectures on which the PC timers (pit, hpet, tsc, kvmclock, hypervclock) exist
 X86_ARCHES = frozenset({"i686", "x86_64"})
 
@@ -157,11 +184,58 @@ class Clock:
 
 
 @dataclass(frozen=True)
+class HyperV:
+    """``<features><hyperv mode=...>``: the Hyper-V enlightenments a Windows guest is offered.
+
+    The clock's ``hypervclock`` timer is libvirt's spelling of the ``time``
+    enlightenment; the others matter to the clock as its dependencies (``stimer``
+    needs ``synic``, ``vpindex`` and ``time``) and for migration (``frequencies``,
+    ``reenlightenment`` need a fixed TSC frequency).
+    """
+
+    #: ``custom`` (the default) or ``passthrough``
+    mode: str | None = None
+    #: each feature named, with its ``state`` (on: True)
+    features: tuple[tuple[HyperVFeature, bool], ...] = ()
+    #: ``<stimer><direct state=.../></stimer>``
+    stimer_direct: bool | None = None
+    #: ``<spinlocks retries=.../>``
+    spinlock_retries: int | None = None
+    #: ``<vendor_id value=.../>``
+    vendor_id: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def state(self, feature: HyperVFeature) -> bool | None:
+        """True/False when the feature is named with state on/off, None when not named."""
+        for name, on in self.features:
+            if name is feature:
+                return on
+        return None
+
+    def enabled(self, feature: HyperVFeature) -> bool:
+        """True when ``feature`` is switched on."""
+        return self.state(feature) is True
+
+
+@dataclass(frozen=True)
 class CPU:
-    """The part of ``<cpu>`` that decides the ``-cpu`` model."""
+    """The part of ``<cpu>`` that decides the ``-cpu`` model, and its named features."""
 
     mode: str | None = None
     model: str | None = None
+    #: ``<feature policy=... name=.../>`` in document order: (name, policy)
+    features: tuple[tuple[str, str], ...] = ()
+
+    def feature_policy(self, name: str) -> str | None:
+        """The policy given for feature ``name`` (``require``, ``disable``, ...), or None."""
+        for feature, policy in self.features:
+            if feature == name:
+                return policy
+        return None
+
+    def wants(self, name: str) -> bool:
+        """True when the guest CPU is asked to have feature ``name`` (force/require/optional)."""
+        return self.feature_policy(name) in ("force", "require", "optional")
 
 
 @dataclass(frozen=True)
@@ -179,3 +253,7 @@ class Domain:
     cpu: CPU | None = None
     emulator: str | None = None
     name: str | None = None
+    #: ``<features><hyperv>``
+    hyperv: HyperV | None = None
+    #: the libosinfo OS id from ``<metadata>`` (``http://microsoft.com/win/11``)
+    os_id: str | None = None

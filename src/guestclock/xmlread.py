@@ -23,6 +23,8 @@ from .model import (
     Catchup,
     Clock,
     Domain,
+    HyperV,
+    HyperVFeature,
     Offset,
     TickPolicy,
     Timer,
@@ -357,12 +359,32 @@ def _name_attr(element: Element | None, attribute: str) -> str | None:
     return value
 
 
+_CPU_FEATURE_POLICIES = frozenset({"force", "require", "optional", "disable", "forbid"})
+
+
 def _read_cpu(element: Element | None) -> CPU | None:
     if element is None:
         return None
     mode = element.attrib.get("mode")
     if mode is not None and mode not in ("custom", "host-model", "host-passthrough", "maximum"):
         raise _invalid(element, "mode", mode)
+    features: list[tuple[str, str]] = []
+    for feature in element.findall("feature"):
+        name = feature.attrib.get("name")
+        if name is None:
+            raise XMLError(
+                "Missing required attribute 'name' in element 'feature'",
+                line=feature.line,
+                element="feature",
+                attribute="name",
+            )
+        if _NAME.match(name) is None:
+            raise _invalid(feature, "name", name)
+        # libvirt: a feature without a policy is 'require' (in a custom CPU)
+        policy = feature.attrib.get("policy", "require")
+        if policy not in _CPU_FEATURE_POLICIES:
+            raise _invalid(feature, "policy", policy)
+        features.append((name, policy))
     model_element = element.find("model")
     model: str | None = None
     if model_element is not None:
@@ -374,13 +396,138 @@ def _read_cpu(element: Element | None) -> CPU | None:
                 element="model",
                 value=model,
             )
-    return CPU(mode=mode, model=model)
+    return CPU(mode=mode, model=model, features=tuple(features))
+
+
+_HYPERV_MEMBERS = {member.value: member for member in HyperVFeature}
+#: libvirt's limit for ``<vendor_id value=...>`` (CPUID leaf 0x40000000 holds 12 bytes)
+_VENDOR_ID_MAX = 12
+#: libvirt's smallest ``<spinlocks retries=...>`` (0xFFF)
+_SPINLOCKS_MIN = 4095
+_UINT_MAX = 2**32 - 1
+
+
+def _read_hyperv(element: Element | None) -> HyperV | None:
+    """``<features><hyperv>`` (libvirt's virDomainFeaturesHyperVDefParse)."""
+    if element is None:
+        return None
+    mode = element.attrib.get("mode")
+    if mode is not None and mode not in ("custom", "passthrough"):
+        raise _invalid(element, "mode", mode)
+    features: list[tuple[HyperVFeature, bool]] = []
+    stimer_direct: bool | None = None
+    retries: int | None = None
+    vendor_id: str | None = None
+    seen: set[HyperVFeature] = set()
+    for child in element.children:
+        feature = _HYPERV_MEMBERS.get(child.tag)
+        if feature is None:
+            raise XMLError(
+                f"unsupported HyperV Enlightenment feature: {shown(child.tag)}",
+                line=child.line,
+                element=child.tag,
+                unsupported=True,
+            )
+        if feature in seen:
+            raise XMLError(
+                f"HyperV feature '{feature.value}' is given twice",
+                line=child.line,
+                element=child.tag,
+            )
+        seen.add(feature)
+        state = child.attrib.get("state")
+        if state is None:
+            raise XMLError(
+                f"Missing required attribute 'state' in element '{child.tag}'",
+                line=child.line,
+                element=child.tag,
+                attribute="state",
+            )
+        if state not in ("on", "off"):
+            raise _invalid(child, "state", state)
+        on = state == "on"
+        features.append((feature, on))
+        if feature is HyperVFeature.SPINLOCKS and on:
+            retries = _integer(child, "retries", 0, _UINT_MAX)
+            if retries is None:
+                raise XMLError(
+                    "missing HyperV spinlock retry count", line=child.line, element="spinlocks", attribute="retries"
+                )
+            if retries < _SPINLOCKS_MIN:
+                raise XMLError(
+                    f"HyperV spinlock retry count must be at least {_SPINLOCKS_MIN}",
+                    line=child.line,
+                    element="spinlocks",
+                    attribute="retries",
+                )
+        elif feature is HyperVFeature.VENDOR_ID and on:
+            vendor_id = child.attrib.get("value")
+            if vendor_id is None:
+                raise XMLError(
+                    "missing 'value' attribute for HyperV feature 'vendor_id'",
+                    line=child.line,
+                    element="vendor_id",
+                    attribute="value",
+                )
+            if len(vendor_id) > _VENDOR_ID_MAX or not vendor_id.isprintable() or "," in vendor_id:
+                # QEMU's option parser would split a ',' inside -cpu ...,hv-vendor-id=
+                raise XMLError(
+                    f"HyperV vendor_id value must not be more than {_VENDOR_ID_MAX} characters, printable, without ','",
+                    line=child.line,
+                    element="vendor_id",
+                    attribute="value",
+                    value=vendor_id,
+                )
+        elif feature is HyperVFeature.STIMER:
+            for sub in child.children:
+                if sub.tag != "direct":
+                    raise XMLError(
+                        f"unsupported Hyper-V stimer feature: {shown(sub.tag)}",
+                        line=sub.line,
+                        element=sub.tag,
+                        unsupported=True,
+                    )
+                direct = sub.attrib.get("state")
+                if direct not in ("on", "off"):
+                    raise _invalid(sub, "state", direct or "")
+                stimer_direct = direct == "on"
+    return HyperV(
+        mode=mode,
+        features=tuple(features),
+        stimer_direct=stimer_direct,
+        spinlock_retries=retries,
+        vendor_id=vendor_id,
+        line=element.line,
+    )
+
+
+def _read_os_id(metadata: Element | None) -> str | None:
+    """``<metadata><libosinfo:libosinfo><libosinfo:os id=.../>`` (any namespace prefix)."""
+    if metadata is None:
+        return None
+    for child in metadata.children:
+        if child.tag.rpartition(":")[2] != "libosinfo":
+            continue
+        for os_element in child.children:
+            if os_element.tag.rpartition(":")[2] == "os":
+                value = os_element.attrib.get("id")
+                if value and len(value) <= 1024 and value.isprintable():
+                    return value
+    return None
 
 
 #: the parts of a document the model is read from (everything else is only checked)
 DOMAIN_KEEP: Keep = {
     "clock": ALL,
-    "domain": {"name": {}, "os": {"type": {}}, "cpu": ALL, "clock": ALL, "devices": {"emulator": {}}},
+    "domain": {
+        "name": {},
+        "os": {"type": {}},
+        "cpu": ALL,
+        "clock": ALL,
+        "devices": {"emulator": {}},
+        "features": {"hyperv": ALL},
+        "metadata": ALL,
+    },
 }
 
 
@@ -408,6 +555,7 @@ def read_domain(data: bytes | str) -> ReadResult:
     devices = root.find("devices")
     emulator = devices.find("emulator") if devices is not None else None
     name = root.find("name")
+    features = root.find("features")
     domain = Domain(
         clock=clock,
         virt_type=virt_type,
@@ -416,5 +564,7 @@ def read_domain(data: bytes | str) -> ReadResult:
         cpu=_read_cpu(root.find("cpu")),
         emulator=emulator.text.strip() or None if emulator is not None else None,
         name=name.text.strip() or None if name is not None else None,
+        hyperv=_read_hyperv(features.find("hyperv") if features is not None else None),
+        os_id=_read_os_id(root.find("metadata")),
     )
     return ReadResult(domain, tuple(warnings))
