@@ -62,13 +62,13 @@ sys.path.insert(0, str(HERE))
 
 import gen  # noqa: E402
 
-from guestclock import batch as _batch  # noqa: E402
-from guestclock._safexml import parse_document  # noqa: E402
+from guestclock.core.read.domain import DOMAIN_KEEP, read_domain  # noqa: E402
+from guestclock.core.read.safexml import parse_document  # noqa: E402
+from guestclock.core.rules.history import caps_for_version  # noqa: E402
+from guestclock.core.translate import Now, translate  # noqa: E402
 from guestclock.errors import GuestclockError  # noqa: E402
-from guestclock.hosttime import host_now  # noqa: E402
-from guestclock.translation import Now, translate  # noqa: E402
-from guestclock.versions import caps_for_version  # noqa: E402
-from guestclock.xmlread import DOMAIN_KEEP, read_domain  # noqa: E402
+from guestclock.host.clock import host_now  # noqa: E402
+from guestclock.workflows import batch as _batch  # noqa: E402
 
 QEMU_VERSION = "7.2.0"
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "libvirt-9.0" / "cases"
@@ -252,6 +252,7 @@ def _timed(action: Callable[[], object], times: int) -> list[float]:
 
 def time_probe(qemu: str, reps: int) -> dict[str, Any]:
     from guestclock import probe
+    from guestclock.qemu import probe as qemu_probe
 
     def qemu_start_to_exit() -> None:
         # what any QMP probe must at least pay: QEMU up (no machine), QMP handshake, quit
@@ -279,7 +280,7 @@ def time_probe(qemu: str, reps: int) -> dict[str, Any]:
         result["cached"] = summary(_timed(lambda: probe_binary(qemu, use_cache=True), max(reps, 50)))
     else:
         result["probe"] = "probe.probe_help (probe_binary absent: no cache to measure)"
-        result["cold"] = summary(_timed(lambda: probe.probe_help(qemu), reps))
+        result["cold"] = summary(_timed(lambda: qemu_probe.probe_help(qemu), reps))
     return result
 
 

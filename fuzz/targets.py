@@ -22,14 +22,14 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from guestclock.caps import Capabilities
-from guestclock.capsdump import load_libvirt_caps
+from guestclock.core.model.caps import Capabilities
+from guestclock.core.read.capsdump import load_libvirt_caps
+from guestclock.core.read.domain import read_domain
+from guestclock.core.read.helptext import parse_help
+from guestclock.core.render.xml import clock_to_xml
+from guestclock.core.rules.history import caps_for_version
+from guestclock.core.translate import Now, translate
 from guestclock.errors import GuestclockError
-from guestclock.helpparse import parse_help
-from guestclock.translation import Now, translate
-from guestclock.versions import caps_for_version
-from guestclock.xmlread import read_domain
-from guestclock.xmlwrite import clock_to_xml
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path("/work/shared/corpus")

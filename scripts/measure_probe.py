@@ -22,11 +22,12 @@ import tempfile
 import time
 
 from guestclock import probe
+from guestclock.qemu import probe as qemu_probe
 
 
 def _plain(binary: str) -> None:
     subprocess.run(
-        [binary, *probe.PROBE_ARGS, "-qmp", "stdio"],
+        [binary, *qemu_probe.PROBE_ARGS, "-qmp", "stdio"],
         input=b'{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
         capture_output=True,
         check=True,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from guestclock.caps import Cap, Capabilities
-from guestclock.capsdump import LIBVIRT_ENUM_NAMES, caps_from_libvirt_flags, load_libvirt_caps
-from guestclock.versions import caps_for_version
+from guestclock.core.model.caps import Cap, Capabilities
+from guestclock.core.read.capsdump import LIBVIRT_ENUM_NAMES, caps_from_libvirt_flags, load_libvirt_caps
+from guestclock.core.rules.history import caps_for_version
 
 SHARED = Path(os.environ.get("GUESTCLOCK_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 CORPUS = SHARED / "corpus"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from guestclock import batch
 from guestclock.cli import main
+from guestclock.workflows import batch
 
 QEMU = ["--qemu-version", "7.2.0", "--now", "@1700000000"]
 

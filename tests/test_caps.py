@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from corpus import CORPUS
-from guestclock.caps import Cap, Capabilities
-from guestclock.capsdump import load_libvirt_caps
+from guestclock.core.model.caps import Cap, Capabilities
+from guestclock.core.read.capsdump import load_libvirt_caps
+from guestclock.core.rules.history import NEWEST_KNOWN, caps_for_version, parse_version
 from guestclock.errors import CapabilityError
-from guestclock.versions import NEWEST_KNOWN, caps_for_version, parse_version
 
 DUMPS = sorted((CORPUS / "caps").glob("caps_*.xml"))
 
@@ -104,8 +104,8 @@ def test_json_round_trip() -> None:
 
 
 def test_machine_types_of_a_dump_and_the_warning_for_a_missing_one() -> None:
-    from guestclock.translation import translate
-    from guestclock.xmlread import read_domain
+    from guestclock.core.read.domain import read_domain
+    from guestclock.core.translate import translate
 
     caps = load_libvirt_caps((CORPUS / "caps" / "caps_5.2.0.x86_64.xml").read_bytes())
     assert caps.machines is not None

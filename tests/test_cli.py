@@ -135,7 +135,7 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_module_entry_point_and_lazy_imports() -> None:
     env = {**os.environ, "PATH": os.environ.get("PATH", "")}
-    code = "import sys, guestclock.cli; sys.exit(0 if 'guestclock.translation' not in sys.modules else 1)"
+    code = "import sys, guestclock.cli; sys.exit(0 if 'guestclock.core.translate' not in sys.modules else 1)"
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
     ran = subprocess.run(
         [sys.executable, "-m", "guestclock", "--help"], capture_output=True, text=True, env=env, check=False
@@ -148,4 +148,4 @@ def test_public_names_are_the_functions_not_modules() -> None:
     import guestclock.cli  # imports the submodules the way a program would
 
     assert callable(guestclock.translate) and callable(guestclock.read_domain)
-    assert guestclock.translate.__module__ == "guestclock.translation"
+    assert guestclock.translate.__module__ == "guestclock.core.translate"

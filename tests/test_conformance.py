@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from corpus import CORPUS, Case, all_cases, clock_items, libvirt_items
+from guestclock.core.read.domain import read_domain
+from guestclock.core.translate import translate
 from guestclock.errors import UnsupportedConfigError, XMLError
-from guestclock.hosttime import host_now
-from guestclock.translation import translate
-from guestclock.xmlread import read_domain
+from guestclock.host.clock import host_now
 
 DIFFERENCES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "conformance-differences.toml").read_text())[
     "difference"

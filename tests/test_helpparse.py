@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from corpus import CORPUS
-from guestclock.caps import Cap
+from guestclock.core.model.caps import Cap
+from guestclock.core.read.helptext import parse_help
 from guestclock.errors import CapabilityError
-from guestclock.helpparse import parse_help
 
 HELP = CORPUS / "help"
 EXPECTED = json.loads((HELP / "help-flags.json").read_text()) if HELP.is_dir() else {}

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from guestclock import files, zones
-from guestclock.caps import Cap, Capabilities
 from guestclock.cli import main
+from guestclock.core.model.caps import Cap, Capabilities
+from guestclock.core.model.domain import CPU, Clock, Domain, Offset, Timer, TimerName
+from guestclock.core.render.argv import to_shell
+from guestclock.core.rules.history import caps_for_version
+from guestclock.core.translate import Now, translate
 from guestclock.errors import GuestclockError, UnsupportedConfigError
-from guestclock.model import CPU, Clock, Domain, Offset, Timer, TimerName
-from guestclock.output import to_shell
-from guestclock.translation import Now, translate
-from guestclock.versions import caps_for_version
+from guestclock.host import files, zones
 
 TIME_LIMIT = 1.0  # seconds, wall time of the whole process
 MEMORY_LIMIT = 300 * 1024  # kB of peak RSS
@@ -674,7 +674,7 @@ def test_values_outside_argv_do_not_change_it() -> None:
     plain = translate(Domain(clock=Clock()), caps_for_version("7.2.0"), Now(0))
     hostile = "<domain type='kvm'><name>$(reboot);`id`,x=y</name><devices><emulator>/bin/sh -c 'x'</emulator>"
     hostile += "</devices><clock offset='utc'/></domain>"
-    from guestclock.xmlread import read_domain
+    from guestclock.core.read.domain import read_domain
 
     assert translate(read_domain(hostile).domain, caps_for_version("7.2.0"), Now(0)).argv == plain.argv
 
@@ -718,7 +718,7 @@ def test_shell_quoting_of_hostile_words(tmp_path: Path) -> None:
     """to_shell quotes anything a future rule might emit: the shell gives back the same bytes."""
     nasty = ["a b", "$(id)", "`id`", "x;y", "'", '"', "\\", "a\nb", "*", "~", "#c", "", "-rtc", "é", "a,b=c", "!"]
     base = translate(Domain(clock=Clock()), caps_for_version("7.2.0"), Now(0))
-    from guestclock.translation import Option, Origin, Part
+    from guestclock.core.translate import Option, Origin, Part
 
     options = tuple(Option("-x", (Part(word, Origin("test")),)) for word in nasty)
     trans = replace(base, options=options, env=(("TZ", "a b'$(id)", Origin("test")),))
@@ -850,7 +850,7 @@ def test_interrupt_during_write_keeps_the_old_file(tmp_path: Path, monkeypatch: 
 
 _KILLED_WRITER = """
 import os, sys, time
-from guestclock import files
+from guestclock.host import files
 real_fsync = os.fsync
 def stall(fd):
     real_fsync(fd)
@@ -940,7 +940,7 @@ def _corruptions(raw: bytes) -> dict[str, bytes]:
 
 
 def test_probe_cache_distrusts_every_corrupt_entry(cache_binary: Path) -> None:
-    probecache = pytest.importorskip("guestclock.probecache", reason="the probe cache (issue 3) is not there")
+    from guestclock.probe import cache as probecache
     caps = caps_for_version("7.2.0")
     probecache.store(str(cache_binary), caps)
     entry = Path(probecache.entry_path(probecache.binary_identity(str(cache_binary))))
@@ -952,8 +952,9 @@ def test_probe_cache_distrusts_every_corrupt_entry(cache_binary: Path) -> None:
 
 
 def test_corrupt_cache_entry_is_probed_again_and_rewritten(cache_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    probecache = pytest.importorskip("guestclock.probecache", reason="the probe cache (issue 3) is not there")
     from guestclock import probe
+    from guestclock.probe import cache as probecache
+    from guestclock.qemu import probe as qemu_probe
 
     fresh = caps_for_version("8.0.0")
     probes: list[str] = []
@@ -962,7 +963,7 @@ def test_corrupt_cache_entry_is_probed_again_and_rewritten(cache_binary: Path, m
         probes.append(path)
         return fresh
 
-    monkeypatch.setattr(probe, "probe_qmp", fake_probe)
+    monkeypatch.setattr(qemu_probe, "probe_qmp", fake_probe)
     probecache.store(str(cache_binary), caps_for_version("7.2.0"))
     entry = Path(probecache.entry_path(probecache.binary_identity(str(cache_binary))))
     entry.write_bytes(entry.read_bytes()[:100])  # a half-written entry, as a non-atomic writer would leave
@@ -972,7 +973,7 @@ def test_corrupt_cache_entry_is_probed_again_and_rewritten(cache_binary: Path, m
 
 
 def test_probe_cache_write_failure_keeps_the_old_entry(cache_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    probecache = pytest.importorskip("guestclock.probecache", reason="the probe cache (issue 3) is not there")
+    from guestclock.probe import cache as probecache
     old = caps_for_version("7.2.0")
     probecache.store(str(cache_binary), old)
     entry = Path(probecache.entry_path(probecache.binary_identity(str(cache_binary))))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from guestclock.cli import main
-from guestclock.matrix import load_caps_dir, matrix_rows
-from guestclock.xmlread import read_domain
+from guestclock.core.matrix import matrix_rows
+from guestclock.core.read.domain import read_domain
+from guestclock.workflows.matrix import load_caps_dir
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CAPS_DIR = SHARED / "caps"

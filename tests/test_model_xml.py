@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from guestclock.model import Basis, Clock, Offset, TickPolicy, Timer, TimerName, Track
-from guestclock.xmlread import read_domain
-from guestclock.xmlwrite import clock_to_xml
+from guestclock.core.model.domain import Basis, Clock, Offset, TickPolicy, Timer, TimerName, Track
+from guestclock.core.read.domain import read_domain
+from guestclock.core.render.xml import clock_to_xml
 
 GOLDEN_INPUTS = sorted((Path(__file__).parent / "golden" / "valid").glob("*.xml"))
 
@@ -69,7 +69,7 @@ def test_every_model_field_is_exercised_by_the_golden_inputs() -> None:
 
 
 def test_hyperv_cpu_features_and_os_id_are_read() -> None:
-    from guestclock.model import HyperVFeature
+    from guestclock.core.model.domain import HyperVFeature
 
     domain = read_domain(
         """<domain type='kvm'>

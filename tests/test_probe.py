@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from guestclock import probe, probecache
-from guestclock.caps import Cap, Capabilities
+from guestclock import probe
 from guestclock.cli import main
+from guestclock.core.model.caps import Cap, Capabilities
 from guestclock.errors import ProbeError
+from guestclock.probe import cache as probecache
+from guestclock.qemu import probe as qemu_probe
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 needs_qemu = pytest.mark.skipif(not os.access(QEMU, os.X_OK), reason=f"QEMU is not installed ({QEMU} is absent)")
@@ -99,7 +101,7 @@ def test_cache_answers_without_starting_qemu(monkeypatch: pytest.MonkeyPatch) ->
     def no_qemu(path: str, timeout: float = 10.0) -> Capabilities:
         raise AssertionError("QEMU was started although the cache holds the answer")
 
-    monkeypatch.setattr(probe, "probe_qmp", no_qemu)
+    monkeypatch.setattr(qemu_probe, "probe_qmp", no_qemu)
     started = time.perf_counter()
     second = probe.probe_binary(QEMU)
     elapsed = time.perf_counter() - started
@@ -114,7 +116,7 @@ def _counting_probe(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(path)
         return Capabilities(caps=frozenset({Cap.TCG}), source=f"qmp:{path}", version=(7, 2, 0), arch="x86_64")
 
-    monkeypatch.setattr(probe, "probe_qmp", fake)
+    monkeypatch.setattr(qemu_probe, "probe_qmp", fake)
     return calls
 
 

@@ -29,11 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guestclock.caps import Capabilities
-from guestclock.capsdump import load_libvirt_caps
-from guestclock.errors import GuestclockError, UnsupportedConfigError
-from guestclock.helpparse import parse_help
-from guestclock.model import (
+from guestclock.core.model.caps import Capabilities
+from guestclock.core.model.domain import (
     CPU,
     Basis,
     Catchup,
@@ -46,11 +43,14 @@ from guestclock.model import (
     TimerName,
     Track,
 )
-from guestclock.output import to_shell
-from guestclock.translation import Now, Option, Origin, Part, Translation, translate
-from guestclock.versions import caps_for_version
-from guestclock.xmlread import read_domain
-from guestclock.xmlwrite import clock_to_xml
+from guestclock.core.read.capsdump import load_libvirt_caps
+from guestclock.core.read.domain import read_domain
+from guestclock.core.read.helptext import parse_help
+from guestclock.core.render.argv import to_shell
+from guestclock.core.render.xml import clock_to_xml
+from guestclock.core.rules.history import caps_for_version
+from guestclock.core.translate import Now, Option, Origin, Part, Translation, translate
+from guestclock.errors import GuestclockError, UnsupportedConfigError
 
 CORPUS = Path("/work/shared/corpus")
 SCALE = int(os.environ.get("GUESTCLOCK_PROPERTY_EXAMPLES", "0") or 0)

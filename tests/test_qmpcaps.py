@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from guestclock.caps import Cap
-from guestclock.errors import CapabilityError
-from guestclock.qmpcaps import (
+from guestclock.core.model.caps import Cap
+from guestclock.core.read.qmp import (
     PC_MACHINE_TYPE,
     QMPAnswers,
     answers_from_conversation,
@@ -18,6 +17,7 @@ from guestclock.qmpcaps import (
     parse_replies_text,
     second_round,
 )
+from guestclock.errors import CapabilityError
 
 CAPS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "caps"
 REPLIES = sorted(CAPS_DIR.glob("caps_*.replies"))
@@ -110,7 +110,7 @@ def test_build_without_hpet_device() -> None:
 
 
 def test_help_text_decides_plain_options() -> None:
-    from guestclock.caps import Capabilities
+    from guestclock.core.model.caps import Capabilities
 
     plain = Capabilities(caps=frozenset({Cap.NO_HPET, Cap.TCG}), source="help")
     caps = caps_from_answers(_live_like(True), plain_options=plain)

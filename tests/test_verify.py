@@ -16,14 +16,16 @@ from pathlib import Path
 import pytest
 
 from guestclock import probe
-from guestclock.caps import Capabilities
 from guestclock.cli import main
+from guestclock.core.model.caps import Capabilities
+from guestclock.core.model.domain import Domain
+from guestclock.core.read.domain import read_domain
+from guestclock.core.translate import translate
+from guestclock.core.verify import Observed, compare, expectations
 from guestclock.errors import UnsupportedConfigError, VerifyError
-from guestclock.hosttime import host_now
-from guestclock.model import Domain
-from guestclock.translation import translate
-from guestclock.verify import Observed, compare, expectations, kvm_usable, verify
-from guestclock.xmlread import read_domain
+from guestclock.host.clock import host_now
+from guestclock.host.kvm import kvm_usable
+from guestclock.workflows.verify import verify
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 CASES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "libvirt-9.0" / "cases"
@@ -93,7 +95,7 @@ def test_kvm_pit_global_under_tcg_is_not_honoured(caps: Capabilities) -> None:
 @needs_qemu
 @needs_kvm
 def test_kvm_pit_global_with_split_irqchip_is_not_honoured(caps: Capabilities) -> None:
-    from guestclock.verify import _start_and_read
+    from guestclock.qemu.readback import start_and_read as _start_and_read
 
     domain = read_domain((CASES / "kvm-pit-delay.xml").read_bytes()).domain
     domain = replace(domain, virt_type="kvm")
@@ -175,7 +177,7 @@ def _domain(xml: str) -> Domain:
 
 
 def test_compare_pure() -> None:
-    from guestclock.versions import caps_for_version
+    from guestclock.core.rules.history import caps_for_version
 
     domain = _domain(
         "<clock offset='utc'><timer name='rtc' tickpolicy='catchup'/><timer name='pit' tickpolicy='delay'/>"

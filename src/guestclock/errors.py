@@ -3,13 +3,17 @@
 Every failure a user can cause is one of these; the CLI is the only place that
 turns them into text on stderr and an exit code::
 
-    GuestclockError                  base; ``.message`` is the libvirt-matching text
+    GuestclockError                  base; ``.message`` is the libvirt-matching text, ``.subject`` what it is about
+    +-- UsageError                   options that do not fit together (the CLI exits 2)
+    +-- InputError                   a file that cannot be read or written (missing, a directory, a FIFO, ...)
     +-- XMLError                     the document cannot be read as a <clock>/<domain>
     |   +-- MalformedXMLError        not well-formed, hostile (DTD, entities), too big or too deep
-    +-- UnsupportedConfigError       valid XML that this QEMU cannot implement
+    +-- UnsupportedConfigError       valid XML that this QEMU cannot implement; ``.refusals`` has every one
     +-- CapabilityError              a -help text, capability dump or version that cannot be read
     +-- ProbeError                   a QEMU binary that cannot be asked (missing, hangs, not QEMU)
     +-- VerifyError                  a running QEMU did not start or could not be read back
+
+:class:`Refusals` collects the refusals of one translation and raises them together.
 
 Messages that libvirt also raises keep libvirt's words, and ``str(err)`` carries
 libvirt's prefix (``XML error: ``, ``unsupported configuration: ``) so that a
@@ -21,9 +25,12 @@ from __future__ import annotations
 __all__ = [
     "CapabilityError",
     "GuestclockError",
+    "InputError",
     "MalformedXMLError",
     "ProbeError",
+    "Refusals",
     "UnsupportedConfigError",
+    "UsageError",
     "VerifyError",
     "XMLError",
     "shown",
@@ -50,6 +57,14 @@ class GuestclockError(Exception):
 
     def __str__(self) -> str:
         return f"{self.prefix}{self.message}"
+
+
+class UsageError(GuestclockError):
+    """Options that contradict each other or name nothing usable (found after argument parsing)."""
+
+
+class InputError(GuestclockError):
+    """A file guestclock was asked to read or write cannot be (``.subject`` is its path)."""
 
 
 class XMLError(GuestclockError):
@@ -97,12 +112,46 @@ class UnsupportedConfigError(GuestclockError):
         subject: str | None = None,
         capability: str | None = None,
         line: int | None = None,
+        refusals: tuple[UnsupportedConfigError, ...] = (),
     ) -> None:
         super().__init__(message, subject=subject)
         self.capability = capability
         self.line = line
         #: every refusal found, this one first (the translation reports all of them)
-        self.refusals: tuple[UnsupportedConfigError, ...] = (self,)
+        self.refusals: tuple[UnsupportedConfigError, ...] = refusals or (self,)
+
+
+class Refusals:
+    """Collects the refusals of one translation; :meth:`finalize` raises them together.
+
+    The error raised is the first refusal's (its text, subject, capability and line are
+    what a user sees first) carrying every refusal in ``.refusals``.
+    """
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: list[UnsupportedConfigError] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def refuse(self, message: str, *, subject: str, capability: str | None = None, line: int | None = None) -> None:
+        """Record one refusal."""
+        self._found.append(UnsupportedConfigError(message, subject=subject, capability=capability, line=line))
+
+    def finalize(self) -> None:
+        """Raise the collected refusals, if any."""
+        if not self._found:
+            return
+        first = self._found[0]
+        raise UnsupportedConfigError(
+            first.message,
+            subject=first.subject,
+            capability=first.capability,
+            line=first.line,
+            refusals=tuple(self._found),
+        )
 
 
 class CapabilityError(GuestclockError):

@@ -1,0 +1,1 @@
+"""The values: the libvirt domain side, the QEMU capabilities, the emitted options."""

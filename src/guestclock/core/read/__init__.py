@@ -1,0 +1,1 @@
+"""Bytes and text in, model out; never opening a file."""

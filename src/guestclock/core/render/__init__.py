@@ -1,0 +1,1 @@
+"""Model out as text: XML, shell/JSON/lines, explanations, tables."""

@@ -1,0 +1,1 @@
+"""QEMU knowledge as tables: platforms, option history, timer rules, era spellings."""

@@ -1,0 +1,1 @@
+"""The host: files, the clock and time zone, /dev/kvm."""

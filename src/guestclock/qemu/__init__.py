@@ -1,0 +1,1 @@
+"""The only code that starts QEMU: processes, QMP sessions, read-back of timer devices."""

@@ -1,0 +1,1 @@
+"""One function per command: compose the pure core and the edges, return values, print nothing."""
