@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .caps import Cap, Capabilities, machine_family_has_hpet
+from .core.rules.hyperv import property_caps as hyperv_property_caps
 from .errors import CapabilityError
 from .versions import history_caps
 
@@ -333,6 +334,9 @@ def caps_from_answers(
             ("tsc-frequency", Cap.CPU_TSC_FREQUENCY),
             ("tsc_freq", Cap.CPU_TSC_FREQ_LEGACY),
             ("kvm-no-adjvtime", Cap.CPU_KVM_NO_ADJVTIME),
+            ("invtsc", Cap.CPU_INVTSC),
+            # the Hyper-V enlightenments, both spellings (hv-stimer from 4.1, hv_stimer before)
+            *hyperv_property_caps(),
         ):
             if name in cpu_props:
                 caps.add(cap)

@@ -1,0 +1,1 @@
+"""The pure core: model, rules, readers, translation; no I/O."""

@@ -1,0 +1,1 @@
+"""Readers of input formats (pure): bytes in, typed values out."""

@@ -1,0 +1,1 @@
+"""Rules as data: what each platform, QEMU release and peer project does."""

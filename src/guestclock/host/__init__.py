@@ -1,0 +1,1 @@
+"""The edges that touch the host: files, the clock, installed data, /dev/kvm."""
