@@ -72,20 +72,21 @@ def test_resolve_stops_at_a_loop() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "family", "distro", "version", "source"),
+    ("ref", "expected"),
     [
-        ("win11", "winnt", "win", "11.0", "osinfo-db fixture-1"),
-        ("http://microsoft.com/win/11", "winnt", "win", "11.0", "osinfo-db fixture-1"),
-        ("debianbullseye", "linux", "debian", "11", "osinfo-db fixture-1"),
-        ("freedos1.2", "linux", "freedos", "1.2", "osinfo-db fixture-1"),
-        ("debian12", "linux", "debian", "12", "guestclock's built-in table"),
-        ("rhel9.4", "linux", "rhel", "9.4", "guestclock's built-in table"),
-        ("macos13", "darwin", "macos", "13", "guestclock's built-in table"),
+        ("win11", ("winnt", "win", "11.0", "osinfo-db fixture-1")),
+        ("http://microsoft.com/win/11", ("winnt", "win", "11.0", "osinfo-db fixture-1")),
+        ("debianbullseye", ("linux", "debian", "11", "osinfo-db fixture-1")),
+        ("freedos1.2", ("linux", "freedos", "1.2", "osinfo-db fixture-1")),
+        ("debian12", ("linux", "debian", "12", "guestclock's built-in table")),
+        ("rhel9.4", ("linux", "rhel", "9.4", "guestclock's built-in table")),
+        ("macos13", ("darwin", "macos", "13", "guestclock's built-in table")),
     ],
 )
-def test_lookup(ref: str, family: str, distro: str, version: str, source: str, cache: str) -> None:
+def test_lookup(ref: str, expected: tuple[str, str, str, str], cache: str) -> None:
     identity = osinfo.lookup(ref, directory=str(FIXTURE), cache_dir=cache)
-    assert (identity.family, identity.distro, identity.version, identity.source) == (family, distro, version, source)
+    assert (identity.family, identity.distro, identity.version, identity.source) == expected
+    source = expected[3]
     if source.startswith("guestclock"):
         assert identity.notes == (
             f"'{ref}' is not in osinfo-db fixture-1 at {FIXTURE}; guestclock's built-in table serves it",
@@ -156,7 +157,8 @@ def test_corrupt_file_the_built_in_table_serves_and_says_so(tmp_path: Path, cach
     assert len(identity.notes) == 2
     assert identity.notes[0].startswith(f"osinfo-db file '{broken}' is not readable (line ")
     assert identity.notes[1] == (
-        f"osinfo-db fixture-1 at {db} names 'win11' only in a file it cannot read; guestclock's built-in table serves it"
+        f"osinfo-db fixture-1 at {db} names 'win11' only in a file it cannot read; "
+        "guestclock's built-in table serves it"
     )
     # a broken file on the way (derives-from): the built-in table stands in for it, and a note says so
     (db / "os/redhat.com/rhel-9.1.xml").write_bytes(b'<libosinfo><os id="http://redhat.com/rhel/9.1"><fam')
