@@ -340,6 +340,8 @@ class _Fitter:
         rule = self.rule(Element.KVMCLOCK)
         if (gone := self.not_x86(Element.KVMCLOCK, rule)) is not None:
             return gone
+        if rule.value is not None and not self.caps.has(Cap.CPU_KVMCLOCK):
+            return Choice(Element.KVMCLOCK, None, rule.reason, f"{self.qemu()} has no kvmclock CPU feature")
         return Choice(Element.KVMCLOCK, rule.value, rule.reason)
 
     def tsc(self) -> tuple[Choice, int | None, tuple[tuple[str, str], ...]]:
@@ -451,8 +453,6 @@ def recommend(identity: OSIdentity, caps: Capabilities, options: RecommendOption
     for choice in (offset, rtc, pit, hpet, clock_choice, hyperv_choice, kvmclock, tsc):
         reports.append(ElementReport(choice.element, choice, _opinions(guest, choice.element, fit.machine_version)))
     notes = [f"OS facts from {identity.source}", *identity.notes]
-    if caps.estimated:
-        notes.append(f"QEMU {caps.version_string}'s capabilities are estimated from its version")
     return Recommendation(
         guest=guest,
         options=options,
