@@ -164,3 +164,42 @@ def test_warnings_name_the_missing_dependency_and_tcg() -> None:
     vp = HyperV(features=((HyperVFeature.VPINDEX, True),))
     assert any("under TCG" in w for w in hv.cpu_parts(vp, caps_for_version("7.2.0"), virt_type="qemu").warnings)
     assert not hv.cpu_parts(vp, caps_for_version("7.2.0"), virt_type="kvm").warnings
+
+
+@pytest.mark.parametrize("case", sorted({Path(c.xml) for c in HYPERV_CASES}), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_hyperv_xml_round_trip(case: Path) -> None:
+    """xmlwrite.hyperv_to_xml writes what xmlread reads back to the same model (libvirt's cases)."""
+    from guestclock.xmlwrite import features_to_xml
+
+    hyperv = read_domain(case.read_bytes()).domain.hyperv
+    assert hyperv is not None
+    text = f"<domain type='kvm'>{features_to_xml(hyperv)}<clock offset='utc'/></domain>"
+    assert read_domain(text).domain.hyperv == hyperv
+
+
+def test_hyperv_xml_writes_values_and_states() -> None:
+    from guestclock.xmlwrite import hyperv_to_xml
+
+    hyperv = HyperV(
+        mode="custom",
+        features=(
+            (HyperVFeature.SPINLOCKS, True),
+            (HyperVFeature.VENDOR_ID, True),
+            (HyperVFeature.STIMER, True),
+            (HyperVFeature.EVMCS, False),
+        ),
+        stimer_direct=False,
+        spinlock_retries=8191,
+        vendor_id="KVM Hv",
+    )
+    assert hyperv_to_xml(hyperv, "  ") == (
+        "  <hyperv mode='custom'>\n"
+        "    <spinlocks state='on' retries='8191'/>\n"
+        "    <vendor_id state='on' value='KVM Hv'/>\n"
+        "    <stimer state='on'>\n"
+        "      <direct state='off'/>\n"
+        "    </stimer>\n"
+        "    <evmcs state='off'/>\n"
+        "  </hyperv>\n"
+    )
+    assert read_domain(f"<domain><features>{hyperv_to_xml(hyperv)}</features></domain>").domain.hyperv == hyperv

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..caps import Cap, Capabilities
 from ..errors import GuestclockError, shown
@@ -39,10 +40,12 @@ from ..model import (
     Timer,
     TimerName,
 )
-from ..translation import Now, Option, Origin, Part, Translation, translate
 from .read.osinfo import OSIdentity
 from .rules import hyperv as hv
 from .rules.os_profiles import SOURCES, Element, GuestOS, OSFamily, Profile, Rule, Source, classify, opinion
+
+if TYPE_CHECKING:  # the translation (datetime and its rules) only when arguments are asked for
+    from ..translation import Now, Part, Translation
 
 __all__ = [
     "Choice",
@@ -470,6 +473,8 @@ def recommend(identity: OSIdentity, caps: Capabilities, options: RecommendOption
 
 def _cpu_feature_parts(cpu: CPU | None, caps: Capabilities) -> list[Part]:
     """``invtsc=on|off`` (``+invtsc``/``-invtsc`` before 2.4) for the recommendation's CPU features."""
+    from ..translation import Origin, Part
+
     if cpu is None:
         return []
     parts = []
@@ -489,6 +494,8 @@ def translate_recommendation(rec: Recommendation, caps: Capabilities, now: Now |
     A stopgap until the translation reads ``<features><hyperv>`` itself; it raises the
     same :class:`~guestclock.errors.UnsupportedConfigError` for a set this QEMU lacks.
     """
+    from ..translation import Option, Origin, Part, translate
+
     domain = rec.domain()
     translation = translate(domain, caps, now)
     extra: list[Part] = []
