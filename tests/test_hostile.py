@@ -941,6 +941,7 @@ def _corruptions(raw: bytes) -> dict[str, bytes]:
 
 def test_probe_cache_distrusts_every_corrupt_entry(cache_binary: Path) -> None:
     from guestclock.probe import cache as probecache
+
     caps = caps_for_version("7.2.0")
     probecache.store(str(cache_binary), caps)
     entry = Path(probecache.entry_path(probecache.binary_identity(str(cache_binary))))
@@ -974,6 +975,7 @@ def test_corrupt_cache_entry_is_probed_again_and_rewritten(cache_binary: Path, m
 
 def test_probe_cache_write_failure_keeps_the_old_entry(cache_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from guestclock.probe import cache as probecache
+
     old = caps_for_version("7.2.0")
     probecache.store(str(cache_binary), old)
     entry = Path(probecache.entry_path(probecache.binary_identity(str(cache_binary))))

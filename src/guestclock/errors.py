@@ -5,6 +5,7 @@ turns them into text on stderr and an exit code::
 
     GuestclockError                  base; ``.message`` is the libvirt-matching text, ``.subject`` what it is about
     +-- UsageError                   options that do not fit together (the CLI exits 2)
+    |   +-- RecommendError           recommendation options that contradict the guest (--utc-registry for Linux)
     +-- InputError                   a file that cannot be read or written (missing, a directory, a FIFO, ...)
     +-- XMLError                     the document cannot be read as a <clock>/<domain>
     |   +-- MalformedXMLError        not well-formed, hostile (DTD, entities), too big or too deep
@@ -12,6 +13,7 @@ turns them into text on stderr and an exit code::
     +-- CapabilityError              a -help text, capability dump or version that cannot be read
     +-- ProbeError                   a QEMU binary that cannot be asked (missing, hangs, not QEMU)
     +-- VerifyError                  a running QEMU did not start or could not be read back
+    +-- OSInfoError                  an OS id that no osinfo-db entry (nor the built-in table) knows
 
 :class:`Refusals` collects the refusals of one translation and raises them together.
 
@@ -27,7 +29,9 @@ __all__ = [
     "GuestclockError",
     "InputError",
     "MalformedXMLError",
+    "OSInfoError",
     "ProbeError",
+    "RecommendError",
     "Refusals",
     "UnsupportedConfigError",
     "UsageError",
@@ -164,3 +168,18 @@ class ProbeError(GuestclockError):
 
 class VerifyError(GuestclockError):
     """A QEMU started for verification failed, or its state could not be read."""
+
+
+class RecommendError(UsageError):
+    """Options of ``recommend``/``check --os`` that contradict each other or the guest."""
+
+
+class OSInfoError(GuestclockError):
+    """An OS id that cannot be resolved, or an osinfo-db file that cannot be read.
+
+    ``subject`` is the id (or the file); ``suggestions`` the nearest known ids.
+    """
+
+    def __init__(self, message: str, *, subject: str | None = None, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message, subject=subject)
+        self.suggestions = suggestions

@@ -22,7 +22,7 @@ from guestclock.host.files import atomic_write
 __all__ = ["binary_identity", "cache_dir", "entry_path", "load", "store"]
 
 #: bump when the probe learns to ask something new: older entries are then ignored
-CACHE_FORMAT = 2  # 2: capability records carry the machine list
+CACHE_FORMAT = 3  # 2: capability records carry the machine list; 3: Hyper-V and invtsc properties
 _MAX_ENTRY = 1024 * 1024
 
 

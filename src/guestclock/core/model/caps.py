@@ -60,6 +60,78 @@ class Cap(enum.Enum):
     KVM = "kvm"
     #: the TCG accelerator is built in
     TCG = "tcg"
+    #: the x86 CPU feature ``invtsc`` (invariant TSC; 2.1+): a migration blocker unless
+    #: ``tsc-frequency`` is set
+    CPU_INVTSC = "cpu.invtsc"
+    # Hyper-V enlightenments (``<features><hyperv>``): the ``hv-*`` CPU properties (4.1+, or
+    # the feature's first release if later) and their ``hv_*`` spellings before 4.1.
+    # Arrival releases: libvirt's docs/formatdomain.rst table; see core/rules/hyperv.py
+    #: ``hv-relaxed`` (4.1+)
+    CPU_HV_RELAXED = "cpu.hv-relaxed"
+    #: ``hv_relaxed`` (2.0 to 4.0)
+    CPU_HV_RELAXED_LEGACY = "cpu.hv_relaxed"
+    #: ``hv-vapic`` (4.1+)
+    CPU_HV_VAPIC = "cpu.hv-vapic"
+    #: ``hv_vapic`` (2.0 to 4.0)
+    CPU_HV_VAPIC_LEGACY = "cpu.hv_vapic"
+    #: ``hv-spinlocks=0xN`` (4.1+)
+    CPU_HV_SPINLOCKS = "cpu.hv-spinlocks"
+    #: ``hv_spinlocks=0xN`` (2.0 to 4.0)
+    CPU_HV_SPINLOCKS_LEGACY = "cpu.hv_spinlocks"
+    #: ``hv-vpindex`` (4.1+)
+    CPU_HV_VPINDEX = "cpu.hv-vpindex"
+    #: ``hv_vpindex`` (2.5 to 4.0)
+    CPU_HV_VPINDEX_LEGACY = "cpu.hv_vpindex"
+    #: ``hv-runtime`` (4.1+)
+    CPU_HV_RUNTIME = "cpu.hv-runtime"
+    #: ``hv_runtime`` (2.5 to 4.0)
+    CPU_HV_RUNTIME_LEGACY = "cpu.hv_runtime"
+    #: ``hv-synic`` (4.1+)
+    CPU_HV_SYNIC = "cpu.hv-synic"
+    #: ``hv_synic`` (2.6 to 4.0)
+    CPU_HV_SYNIC_LEGACY = "cpu.hv_synic"
+    #: ``hv-stimer`` (4.1+)
+    CPU_HV_STIMER = "cpu.hv-stimer"
+    #: ``hv_stimer`` (2.6 to 4.0)
+    CPU_HV_STIMER_LEGACY = "cpu.hv_stimer"
+    #: ``hv-stimer-direct`` (4.1+; no older spelling)
+    CPU_HV_STIMER_DIRECT = "cpu.hv-stimer-direct"
+    #: ``hv-reset`` (4.1+)
+    CPU_HV_RESET = "cpu.hv-reset"
+    #: ``hv_reset`` (2.5 to 4.0)
+    CPU_HV_RESET_LEGACY = "cpu.hv_reset"
+    #: ``hv-vendor-id=VALUE`` (4.1+)
+    CPU_HV_VENDOR_ID = "cpu.hv-vendor-id"
+    #: ``hv_vendor_id=VALUE`` (2.5 to 4.0)
+    CPU_HV_VENDOR_ID_LEGACY = "cpu.hv_vendor_id"
+    #: ``hv-frequencies`` (4.1+)
+    CPU_HV_FREQUENCIES = "cpu.hv-frequencies"
+    #: ``hv_frequencies`` (2.12 to 4.0)
+    CPU_HV_FREQUENCIES_LEGACY = "cpu.hv_frequencies"
+    #: ``hv-reenlightenment`` (4.1+)
+    CPU_HV_REENLIGHTENMENT = "cpu.hv-reenlightenment"
+    #: ``hv_reenlightenment`` (3.0 to 4.0)
+    CPU_HV_REENLIGHTENMENT_LEGACY = "cpu.hv_reenlightenment"
+    #: ``hv-tlbflush`` (4.1+)
+    CPU_HV_TLBFLUSH = "cpu.hv-tlbflush"
+    #: ``hv_tlbflush`` (3.0 to 4.0)
+    CPU_HV_TLBFLUSH_LEGACY = "cpu.hv_tlbflush"
+    #: ``hv-ipi`` (4.1+)
+    CPU_HV_IPI = "cpu.hv-ipi"
+    #: ``hv_ipi`` (3.1 to 4.0)
+    CPU_HV_IPI_LEGACY = "cpu.hv_ipi"
+    #: ``hv-evmcs`` (4.1+)
+    CPU_HV_EVMCS = "cpu.hv-evmcs"
+    #: ``hv_evmcs`` (3.1 to 4.0)
+    CPU_HV_EVMCS_LEGACY = "cpu.hv_evmcs"
+    #: ``hv-avic`` (6.2+)
+    CPU_HV_AVIC = "cpu.hv-avic"
+    #: ``hv-emsr-bitmap`` (7.1+)
+    CPU_HV_EMSR_BITMAP = "cpu.hv-emsr-bitmap"
+    #: ``hv-xmm-input`` (7.1+)
+    CPU_HV_XMM_INPUT = "cpu.hv-xmm-input"
+    #: ``hv-passthrough`` (4.1+): ``<hyperv mode='passthrough'>``
+    CPU_HV_PASSTHROUGH = "cpu.hv-passthrough"
 
 
 _PC_MACHINE = re.compile(r"^(pc|q35|pc-(i440fx|q35)-.*|pc-[0-9].*)$")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from guestclock.core.model.caps import Cap, Capabilities, machine_family_has_hpet
 from guestclock.core.rules.history import history_caps
+from guestclock.core.rules.hyperv import property_caps as hyperv_property_caps
 from guestclock.errors import CapabilityError
 
 __all__ = [
@@ -333,6 +334,9 @@ def caps_from_answers(
             ("tsc-frequency", Cap.CPU_TSC_FREQUENCY),
             ("tsc_freq", Cap.CPU_TSC_FREQ_LEGACY),
             ("kvm-no-adjvtime", Cap.CPU_KVM_NO_ADJVTIME),
+            ("invtsc", Cap.CPU_INVTSC),
+            # the Hyper-V enlightenments, both spellings (hv-stimer from 4.1, hv_stimer before)
+            *hyperv_property_caps(),
         ):
             if name in cpu_props:
                 caps.add(cap)
