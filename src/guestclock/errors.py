@@ -116,13 +116,13 @@ class UnsupportedConfigError(GuestclockError):
         subject: str | None = None,
         capability: str | None = None,
         line: int | None = None,
-        refusals: tuple[UnsupportedConfigError, ...] = (),
+        more: tuple[UnsupportedConfigError, ...] = (),
     ) -> None:
         super().__init__(message, subject=subject)
         self.capability = capability
         self.line = line
         #: every refusal found, this one first (the translation reports all of them)
-        self.refusals: tuple[UnsupportedConfigError, ...] = refusals or (self,)
+        self.refusals: tuple[UnsupportedConfigError, ...] = (self, *more)
 
 
 class Refusals:
@@ -144,6 +144,10 @@ class Refusals:
         """Record one refusal."""
         self._found.append(UnsupportedConfigError(message, subject=subject, capability=capability, line=line))
 
+    def add(self, refusal: UnsupportedConfigError) -> None:
+        """Record a refusal made elsewhere."""
+        self._found.append(refusal)
+
     def finalize(self) -> None:
         """Raise the collected refusals, if any."""
         if not self._found:
@@ -154,7 +158,7 @@ class Refusals:
             subject=first.subject,
             capability=first.capability,
             line=first.line,
-            refusals=tuple(self._found),
+            more=tuple(self._found[1:]),
         )
 
 

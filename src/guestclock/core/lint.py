@@ -34,7 +34,7 @@ from guestclock.core.model.domain import Basis, Domain, Offset, TickPolicy, Time
 from guestclock.core.recommend import RecommendOptions, check_options
 from guestclock.core.rules import hyperv as hv
 from guestclock.core.rules.os_profiles import GuestOS, OSFamily
-from guestclock.core.rules.platform import X86_ARCHES
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES
 from guestclock.errors import OSInfoError
 
 __all__ = ["Finding", "Severity", "exit_status", "lint", "os_argument"]
@@ -107,7 +107,7 @@ def lint(
     check_options(guest, RecommendOptions(migratable=migratable, utc_registry=utc_registry))
     clock = domain.clock
     found: list[Finding] = []
-    x86 = (domain.arch or "x86_64") in X86_ARCHES
+    x86 = (domain.arch or DEFAULT_ARCH) in X86_ARCHES
     hyperv = domain.hyperv
     clock_timer = clock.timer(TimerName.HYPERVCLOCK)
     hypervclock = clock_timer is not None and clock_timer.present is True

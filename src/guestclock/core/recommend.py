@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from guestclock.core.model.caps import Cap, Capabilities
@@ -51,11 +51,11 @@ from guestclock.core.rules.os_profiles import (
     classify,
     opinion,
 )
-from guestclock.core.rules.platform import X86_ARCHES
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES, default_cpu_model
 from guestclock.errors import RecommendError, shown
 
 if TYPE_CHECKING:  # the translation (datetime and its rules) only when arguments are asked for
-    from guestclock.core.model.argv import Now, Part, Translation
+    from guestclock.core.model.argv import Now, Translation
 
 __all__ = [
     "Choice",
@@ -404,16 +404,12 @@ def _opinions(guest: GuestOS, element: Element, machine_version: tuple[int, int]
     return tuple(found)
 
 
-def _default_cpu_model(arch: str) -> str:
-    return "qemu32" if arch == "i686" else "qemu64"
-
-
 def recommend(identity: OSIdentity, caps: Capabilities, options: RecommendOptions | None = None) -> Recommendation:
     """The clock, Hyper-V set and CPU features for ``identity`` on ``caps`` (see the module docstring)."""
     options = options or RecommendOptions()
     guest = classify(identity)
     check_options(guest, options)
-    arch = options.arch or caps.arch or "x86_64"
+    arch = options.arch or caps.arch or DEFAULT_ARCH
     fit = _Fitter(guest, caps, options, arch)
 
     offset = fit.offset()
@@ -456,7 +452,7 @@ def recommend(identity: OSIdentity, caps: Capabilities, options: RecommendOption
             stimer_direct=True if hv.Enlightenment.STIMER_DIRECT in enlightenments else None,
             spinlock_retries=retries if hv.Enlightenment.SPINLOCKS in members else None,
         )
-    cpu = CPU(mode="custom", model=_default_cpu_model(arch), features=cpu_features) if cpu_features else None
+    cpu = CPU(mode="custom", model=default_cpu_model(arch, "kvm"), features=cpu_features) if cpu_features else None
 
     reports = []
     for choice in (offset, rtc, pit, hpet, clock_choice, hyperv_choice, kvmclock, tsc):
@@ -477,58 +473,12 @@ def recommend(identity: OSIdentity, caps: Capabilities, options: RecommendOption
 # -- QEMU arguments ------------------------------------------------------------------
 
 
-def _cpu_feature_parts(cpu: CPU | None, caps: Capabilities) -> list[Part]:
-    """``invtsc=on|off`` (``+invtsc``/``-invtsc`` before 2.4) for the recommendation's CPU features."""
-    from guestclock.core.model.argv import Origin, Part
-
-    if cpu is None:
-        return []
-    parts = []
-    for name, policy in cpu.features:
-        on = policy in ("force", "require", "optional")
-        origin = Origin(f"<cpu><feature policy='{policy}' name='{name}'/>")
-        text = f"{name}={'on' if on else 'off'}" if caps.has(Cap.CPU_FEATURE_PROPS) else f"{'+' if on else '-'}{name}"
-        parts.append(Part(text, origin, Cap.CPU_INVTSC if name == "invtsc" else None))
-    return parts
-
-
 def translate_recommendation(rec: Recommendation, caps: Capabilities, now: Now | None = None) -> Translation:
-    """The QEMU arguments of a recommendation: :func:`guestclock.translation.translate` of its
-    clock, with the ``<hyperv>`` set (:func:`guestclock.core.rules.hyperv.cpu_parts`) and the CPU
-    features folded into the one ``-cpu`` option.
-
-    A stopgap until the translation reads ``<features><hyperv>`` itself; it raises the
-    same :class:`~guestclock.errors.UnsupportedConfigError` for a set this QEMU lacks.
-    """
-    from guestclock.core.model.argv import Option, Origin, Part
+    """The QEMU arguments of a recommendation: :func:`guestclock.core.translate.translate` of its
+    domain (the clock, the ``<hyperv>`` set and the CPU features in the one ``-cpu``)."""
     from guestclock.core.translate import translate
 
-    domain = rec.domain()
-    translation = translate(domain, caps, now)
-    extra: list[Part] = []
-    warnings = list(translation.warnings)
-    if rec.hyperv is not None:
-        hypervclock = any(t.name is TimerName.HYPERVCLOCK and t.present for t in rec.clock.timers)
-        result = hv.cpu_parts(rec.hyperv, caps, hypervclock=hypervclock, virt_type=rec.options.virt_type)
-        if result.refusals:
-            first = result.refusals[0]
-            first.refusals = result.refusals
-            raise first
-        origin = Origin("<features><hyperv>", rec.hyperv.line)
-        extra += [Part(prop.text, origin, prop.capability) for prop in result.parts]
-        warnings += result.warnings
-    extra += _cpu_feature_parts(rec.cpu, caps)
-    if not extra:
-        return translation
-    options = list(translation.options)
-    index = next((i for i, option in enumerate(options) if option.name == "-cpu"), None)
-    if index is None:
-        model = Part(_default_cpu_model(rec.arch), Origin(f"default CPU model for arch {rec.arch}"))
-        at = 1 if options and options[0].name == "-machine" else 0
-        options.insert(at, Option("-cpu", (model, *extra)))
-    else:
-        options[index] = Option("-cpu", (*options[index].parts, *extra))
-    return replace(translation, options=tuple(options), warnings=tuple(dict.fromkeys(warnings)))
+    return translate(rec.domain(), caps, now)
 
 
 # -- rendering -------------------------------------------------------------------------

@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 
 from guestclock.core.model.argv import Translation
 from guestclock.core.model.caps import Capabilities
-from guestclock.core.model.domain import Basis, Domain, Offset, TickPolicy, TimerName
-from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES, default_machine
+from guestclock.core.model.domain import Basis, Domain, Offset
+from guestclock.core.rules.platform import DEFAULT_ARCH, default_machine
+from guestclock.core.rules.timers import Expectation, expectations_of
 
 __all__ = [
     "RTC_TOLERANCE",
@@ -52,19 +53,6 @@ __all__ = [
 
 #: seconds the RTC may differ from the expected time (QEMU start-up, a slow host)
 RTC_TOLERANCE = 15
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """One thing the XML asked that can be looked for in a running QEMU."""
-
-    #: ``hpet``, ``rtc-date``, ``rtc-policy``, ``rtc-track``, ``pit``, ``cpu:<property>``
-    key: str
-    #: what the XML asked, for people
-    asked: str
-    #: the value the running QEMU must show (None: cannot be read back)
-    value: object
-    origin: str
 
 
 @dataclass(frozen=True)
@@ -157,34 +145,9 @@ def _expected_rtc_time(
 
 
 def expectations(domain: Domain, translation: Translation) -> list[Expectation]:
-    """What the XML asks of the timer devices, as values a running QEMU can show."""
-    clock = domain.clock
-    found: list[Expectation] = []
-    found.append(Expectation("rtc-date", f"offset='{clock.offset.value}'", None, "<clock>"))
-    x86 = (domain.arch or translation.caps.arch or DEFAULT_ARCH) in X86_ARCHES
-    for timer in clock.timers:
-        origin = f"<timer name='{timer.name.value}'>"
-        if timer.name is TimerName.RTC:
-            if timer.tickpolicy is not None:
-                policy = "slew" if timer.tickpolicy is TickPolicy.CATCHUP else "discard"
-                found.append(Expectation("rtc-policy", f"tickpolicy='{timer.tickpolicy.value}'", policy, origin))
-            if timer.track is not None:
-                found.append(Expectation("rtc-track", f"track='{timer.track.value}'", None, origin))
-        elif timer.name is TimerName.PIT and x86 and (timer.tickpolicy is not None or timer.present is not None):
-            policy = "discard" if timer.tickpolicy is TickPolicy.DISCARD else "delay"
-            asked = f"tickpolicy='{timer.tickpolicy.value}'" if timer.tickpolicy else "default policy"
-            found.append(Expectation("pit", asked, policy, origin))
-        elif timer.name is TimerName.HPET and timer.present is not None and x86:
-            found.append(Expectation("hpet", f"present='{'yes' if timer.present else 'no'}'", timer.present, origin))
-        elif timer.name is TimerName.KVMCLOCK and timer.present is not None and x86:
-            found.append(
-                Expectation("cpu:kvmclock", f"present='{'yes' if timer.present else 'no'}'", timer.present, origin)
-            )
-        elif timer.name is TimerName.HYPERVCLOCK and timer.present is True and x86:
-            found.append(Expectation("cpu:hv-time", "present='yes'", True, origin))
-        elif timer.name is TimerName.TSC and timer.frequency is not None and x86:
-            found.append(Expectation("cpu:tsc-frequency", f"frequency='{timer.frequency}'", timer.frequency, origin))
-    return found
+    """What the XML asks of the timer devices, as values a running QEMU can show (the timer
+    table's ``expect`` column)."""
+    return expectations_of(domain, domain.arch or translation.caps.arch or DEFAULT_ARCH)
 
 
 def _fmt_time(moment: _dt.datetime) -> str:

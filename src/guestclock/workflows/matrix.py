@@ -11,6 +11,7 @@ import os
 import re
 
 from guestclock.core.model.caps import Capabilities
+from guestclock.core.rules.platform import DEFAULT_ARCH
 from guestclock.errors import CapabilityError
 
 __all__ = ["load_caps_dir"]
@@ -51,7 +52,7 @@ def load_caps_dir(directory: str) -> list[tuple[str, Capabilities]]:
             found.append((name, load_libvirt_caps(data, source=f"libvirt-caps:{name}")))
         else:
             arch_match = re.search(r"\.(x86_64|i686|aarch64|s390x|ppc64le?)\.", name)
-            arch = arch_match.group(1) if arch_match else "x86_64"
+            arch = arch_match.group(1) if arch_match else DEFAULT_ARCH
             text = data.decode("utf-8", "replace")
             found.append((name, parse_help(text, arch=arch, source=f"help:{name}").capabilities))
     found.sort(key=_version_sort_key)

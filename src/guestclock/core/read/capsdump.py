@@ -15,6 +15,7 @@ from dataclasses import replace
 from guestclock.core.model.caps import Cap, Capabilities
 from guestclock.core.read.safexml import parse_document
 from guestclock.core.rules.history import history_caps
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES
 from guestclock.errors import CapabilityError, XMLError
 
 __all__ = ["LIBVIRT_FLAGS", "caps_from_libvirt_flags", "load_libvirt_caps"]
@@ -51,13 +52,12 @@ LIBVIRT_ENUM_NAMES: dict[str, str] = {
 
 # capabilities libvirt keeps probing: a dump's flag list is authoritative for these
 _PROBED = frozenset({Cap.KVM_PIT_TICK_POLICY, Cap.CPU_KVM_NO_ADJVTIME, Cap.KVM})
-_X86 = ("i686", "x86_64")
 
 
 def caps_from_libvirt_flags(
     flags: list[str] | frozenset[str],
     *,
-    arch: str = "x86_64",
+    arch: str = DEFAULT_ARCH,
     version: tuple[int, int, int] | None = None,
     source: str = "libvirt-flags",
     default_machine: str | None = None,
@@ -71,9 +71,9 @@ def caps_from_libvirt_flags(
         # libvirt's old code emitted -localtime on any QEMU without -rtc, and the
         # kvmclock, hv_time and tsc-frequency CPU properties without asking
         caps.add(Cap.LOCALTIME)
-        if arch in _X86:
+        if arch in X86_ARCHES:
             caps |= {Cap.CPU_KVMCLOCK, Cap.CPU_HV_TIME_LEGACY, Cap.CPU_TSC_FREQUENCY}
-    if default_machine is None and arch in _X86:
+    if default_machine is None and arch in X86_ARCHES:
         default_machine = "pc"
     return Capabilities(
         caps=frozenset(caps),
@@ -105,7 +105,7 @@ def load_libvirt_caps(data: bytes | str, *, source: str = "libvirt-caps") -> Cap
         number = int(text)
         version = (number // 1_000_000, number // 1_000 % 1_000, number % 1_000)
     arch_element = root.find("arch")
-    arch = arch_element.text.strip() if arch_element is not None and arch_element.text.strip() else "x86_64"
+    arch = arch_element.text.strip() if arch_element is not None and arch_element.text.strip() else DEFAULT_ARCH
     default_machine: str | None = None
     machines: set[str] = set()
     for machine in root.findall("machine"):

@@ -31,6 +31,7 @@ from guestclock.core.model.domain import (
     Track,
 )
 from guestclock.core.read.safexml import ALL, Element, Keep, parse_document
+from guestclock.core.rules.timers import TIMERS
 from guestclock.errors import XMLError, shown
 
 __all__ = ["ReadResult", "read_clock_element", "read_domain"]
@@ -48,8 +49,6 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 #: machine types, CPU models and arch names go into ``-machine``/``-cpu`` words:
 #: nothing that QEMU's option parser would split on
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-_TRACK_ALLOWED = frozenset({TimerName.PLATFORM, TimerName.RTC})
-_NO_TICKPOLICY = frozenset({TimerName.KVMCLOCK, TimerName.HYPERVCLOCK})
 
 
 class ReadResult:
@@ -204,8 +203,10 @@ def _read_timer(element: Element, warnings: list[str]) -> Timer:
 
 
 def _post_parse_timer(timer: Timer, element: Element) -> None:
-    """libvirt's virDomainDefPostParseTimer: which timer takes which attribute."""
+    """libvirt's virDomainDefPostParseTimer: which timer takes which attribute (the timer
+    table's ``takes`` column)."""
     name = timer.name.value
+    takes = TIMERS[timer.name].takes
 
     def refuse(message: str, attribute: str) -> XMLError:
         # libvirt reports these as 'unsupported configuration', only the catchup one as an XML error
@@ -213,7 +214,7 @@ def _post_parse_timer(timer: Timer, element: Element) -> None:
             message, line=element.line, element="timer", attribute=attribute, unsupported=attribute != "catchup"
         )
 
-    if timer.name in _NO_TICKPOLICY and timer.tickpolicy is not None:
+    if timer.tickpolicy is not None and "tickpolicy" not in takes:
         raise refuse(f"timer {name} doesn't support setting of timer tickpolicy", "tickpolicy")
     catchup = timer.catchup
     if (
@@ -225,12 +226,11 @@ def _post_parse_timer(timer: Timer, element: Element) -> None:
             "setting of timer catchup policies is only supported with tickpolicy='catchup'",
             "catchup",
         )
-    if timer.name is not TimerName.TSC:
-        if timer.frequency is not None:
-            raise refuse(f"timer {name} doesn't support setting of timer frequency", "frequency")
-        if timer.mode is not None:
-            raise refuse(f"timer {name} doesn't support setting of timer mode", "mode")
-    if timer.name not in _TRACK_ALLOWED and timer.track is not None:
+    if timer.frequency is not None and "frequency" not in takes:
+        raise refuse(f"timer {name} doesn't support setting of timer frequency", "frequency")
+    if timer.mode is not None and "mode" not in takes:
+        raise refuse(f"timer {name} doesn't support setting of timer mode", "mode")
+    if timer.track is not None and "track" not in takes:
         raise refuse(f"timer {name} doesn't support setting of timer track", "track")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from guestclock.core.model.caps import Cap, Capabilities
 from guestclock.core.rules.history import history_caps
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES
 from guestclock.errors import CapabilityError
 
 __all__ = ["HelpInfo", "parse_help"]
@@ -77,7 +78,7 @@ def _has_option(text: str, option: str) -> bool:
     return re.search(rf"^{re.escape(option)}(?=[\s\[=]|$)", text, re.MULTILINE) is not None
 
 
-def parse_help(text: str, *, arch: str = "x86_64", source: str = "help") -> HelpInfo:
+def parse_help(text: str, *, arch: str = DEFAULT_ARCH, source: str = "help") -> HelpInfo:
     """Read ``qemu -help`` output. Raises CapabilityError when it is not QEMU's help."""
     if len(text) > _HELP_LIMIT:
         raise CapabilityError("the -help text is larger than 4 MiB; this is not QEMU", subject=source)
@@ -112,14 +113,14 @@ def parse_help(text: str, *, arch: str = "x86_64", source: str = "help") -> Help
     # -help does not list CPU properties; take them from the option history of
     # this version (these QEMUs all predate the prop=on|off syntax)
     caps |= {cap for cap in history_caps(version, arch) if cap.value.startswith("cpu.") or cap is Cap.CPU_FEATURE_PROPS}
-    if arch in ("i686", "x86_64"):
+    if arch in X86_ARCHES:
         caps.add(Cap.CPU_KVMCLOCK)
     capabilities = Capabilities(
         caps=frozenset(caps),
         source=source,
         version=version,
         arch=arch,
-        default_machine="pc" if arch in ("i686", "x86_64") else None,
+        default_machine="pc" if arch in X86_ARCHES else None,
     )
     return HelpInfo(
         version=version,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from guestclock.core.model.caps import Cap, Capabilities, machine_family_has_hpet
 from guestclock.core.rules.history import history_caps
 from guestclock.core.rules.hyperv import property_caps as hyperv_property_caps
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES, arch_from_target
 from guestclock.errors import CapabilityError
 
 __all__ = [
@@ -64,7 +65,6 @@ _CLOCK_DEVICES = ("kvm-pit", "mc146818rtc", "hpet")
 #: QEMU's abstract parent of every pc-i440fx and pc-q35 machine type (TYPE_PC_MACHINE)
 PC_MACHINE_TYPE = "generic-pc-machine"
 # QEMU's target name -> libvirt's architecture name
-_ARCH_NAMES = {"i386": "i686"}
 # QEMU's target name -> the suffix of its CPU type names
 _CPU_SUFFIX = {"aarch64": "arm", "ppc64": "powerpc64", "ppc": "powerpc", "riscv64": "riscv", "riscv32": "riscv"}
 _VERSIONED = re.compile(r"^(.*)-\d+(?:\.\d+)+$")
@@ -108,7 +108,7 @@ def first_round(target_arch: str) -> list[Request]:
     ]
     requests.extend(("device-list-properties", {"typename": name}) for name in _CLOCK_DEVICES)
     requests.append(("qom-list-properties", {"typename": cpu_typename(target_arch)}))
-    if target_arch in ("x86_64", "i386"):
+    if arch_from_target(target_arch) in X86_ARCHES:
         # hpet is a class property of the abstract PC machine, so its answer holds for every
         # pc/q35 machine type and saves a second round trip
         requests.append(("qom-list-properties", {"typename": PC_MACHINE_TYPE}))
@@ -282,8 +282,8 @@ def caps_from_answers(
     from it. Without it they follow from the version, and a note says so.
     """
     version = _version_of(answers)
-    target = _target_arch(answers) or "x86_64"
-    arch = _ARCH_NAMES.get(target, target)
+    target = _target_arch(answers) or DEFAULT_ARCH
+    arch = arch_from_target(target)
     caps: set[Cap] = set()
     notes: list[str] = []
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from guestclock.core.model.caps import Cap, Capabilities
+from guestclock.core.rules.platform import DEFAULT_ARCH, X86_ARCHES, default_machine
 from guestclock.errors import CapabilityError
 
 __all__ = ["NEWEST_KNOWN", "caps_for_version", "parse_version"]
@@ -20,7 +21,7 @@ NEWEST_KNOWN = (10, 1, 0)
 Version = tuple[int, int, int]
 
 # (capability, first version that has it, first version that no longer has it, arches)
-_X86 = frozenset({"i686", "x86_64"})
+_X86 = X86_ARCHES
 _ANY: frozenset[str] = frozenset()
 _HISTORY: tuple[tuple[Cap, Version, Version | None, frozenset[str]], ...] = (
     (Cap.RTC, (0, 12, 0), None, _ANY),
@@ -101,7 +102,7 @@ def _in_range(version: Version, since: Version, until: Version | None) -> bool:
     return version >= since and (until is None or version < until)
 
 
-def caps_for_version(version: Version | str, arch: str = "x86_64") -> Capabilities:
+def caps_for_version(version: Version | str, arch: str = DEFAULT_ARCH) -> Capabilities:
     """The capabilities QEMU ``version`` for ``arch`` has per upstream's option history."""
     if isinstance(version, str):
         version = parse_version(version)
@@ -121,7 +122,7 @@ def caps_for_version(version: Version | str, arch: str = "x86_64") -> Capabiliti
         version=version,
         arch=arch,
         estimated=True,
-        default_machine="pc" if arch in _X86 else ("virt" if arch == "aarch64" else None),
+        default_machine=default_machine(arch),
         notes=(note,),
     )
 

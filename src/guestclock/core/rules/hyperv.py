@@ -53,10 +53,13 @@ __all__ = [
     "EnlightenmentInfo",
     "HyperVParts",
     "cpu_parts",
+    "dependency_warnings",
+    "enabled_properties",
     "enabled_set",
     "from_feature",
     "missing_dependencies",
     "property_caps",
+    "spell",
     "supported",
 ]
 
@@ -122,6 +125,11 @@ class EnlightenmentInfo:
     clock_related: bool = False
     #: why, in one line
     why: str = ""
+
+    @property
+    def refusal_name(self) -> str:
+        """How a refusal names it (``stimer direct`` for libvirt's ``<stimer><direct/>``)."""
+        return self.libvirt.replace("/", " ")
 
     @property
     def modern_since(self) -> Version:
@@ -392,7 +400,8 @@ class HyperVParts:
     warnings: tuple[str, ...]
 
 
-def _spell(info: EnlightenmentInfo, caps: Capabilities, value: str | None) -> CPUProp | None:
+def spell(info: EnlightenmentInfo, caps: Capabilities, value: str | None) -> CPUProp | None:
+    """The `-cpu` word for one enlightenment on `caps` (`hv-stimer=on`, or `hv_stimer` before 4.1), or None."""
     if caps.has(info.modern_cap):
         return CPUProp(f"{info.modern}={'on' if value is None else value}", info.modern_cap, info.enlightenment)
     if info.legacy is not None and info.legacy_cap is not None and caps.has(info.legacy_cap):
@@ -400,6 +409,42 @@ def _spell(info: EnlightenmentInfo, caps: Capabilities, value: str | None) -> CP
         text = info.legacy if value is None else f"{info.legacy}={value}"
         return CPUProp(text, info.legacy_cap, info.enlightenment)
     return None
+
+
+def enabled_properties(hyperv: HyperV) -> list[tuple[EnlightenmentInfo, str | None]]:
+    """The enlightenments ``hyperv`` switches on, in libvirt's ``-cpu`` order, each with its
+    value (the spinlock retries, the vendor id; None: ``on``); ``stimer-direct`` follows ``stimer``."""
+    on = {feature for feature, state in hyperv.features if state}
+    found: list[tuple[EnlightenmentInfo, str | None]] = []
+    for feature in HyperVFeature:  # libvirt's order, whatever the document's
+        if feature not in on:
+            continue
+        value: str | None = None
+        if feature is HyperVFeature.SPINLOCKS:
+            value = f"0x{hyperv.spinlock_retries or 0:x}"
+        elif feature is HyperVFeature.VENDOR_ID:
+            value = hyperv.vendor_id or ""
+        found.append((TABLE[_BY_FEATURE[feature]], value))
+        if feature is HyperVFeature.STIMER and hyperv.stimer_direct is True:
+            found.append((TABLE[_E.STIMER_DIRECT], None))
+    return found
+
+
+def dependency_warnings(hyperv: HyperV, *, hypervclock: bool, virt_type: str | None) -> tuple[str, ...]:
+    """A missing dependency (QEMU refuses to start under KVM), and what QEMU refuses under TCG."""
+    enabled = enabled_set(hyperv, hypervclock=hypervclock)
+    warnings = [
+        f"Hyper-V '{e.value}' requires '{needed.value}'"
+        + (" (<timer name='hypervclock' present='yes'/>)" if needed is _E.TIME else "")
+        + ": QEMU refuses to start under KVM without it"
+        for e, needed in missing_dependencies(enabled)
+    ]
+    if virt_type == "qemu" and _E.VPINDEX in enabled:
+        warnings.append(
+            "QEMU 7.2 refuses hv-vpindex (and so synic, stimer, tlbflush, ipi) under TCG: "
+            '"kernel doesn\'t allow setting HyperV VP_INDEX"'
+        )
+    return tuple(warnings)
 
 
 def cpu_parts(
@@ -431,38 +476,11 @@ def cpu_parts(
             parts.append(CPUProp("hv-passthrough=on", Cap.CPU_HV_PASSTHROUGH, None))
         else:
             refuse("passthrough", Cap.CPU_HV_PASSTHROUGH)
-    on = {feature for feature, state in hyperv.features if state}
-    for feature in HyperVFeature:  # libvirt's order, whatever the document's
-        if feature not in on:
-            continue
-        info = TABLE[_BY_FEATURE[feature]]
-        value: str | None = None
-        if feature is HyperVFeature.SPINLOCKS:
-            value = f"0x{hyperv.spinlock_retries or 0:x}"
-        elif feature is HyperVFeature.VENDOR_ID:
-            value = hyperv.vendor_id or ""
-        prop = _spell(info, caps, value)
+    for info, value in enabled_properties(hyperv):
+        prop = spell(info, caps, value)
         if prop is None:
-            refuse(info.libvirt, info.modern_cap)
+            refuse(info.refusal_name, info.modern_cap)
         else:
             parts.append(prop)
-        if feature is HyperVFeature.STIMER and hyperv.stimer_direct is True:
-            direct = TABLE[_E.STIMER_DIRECT]
-            prop = _spell(direct, caps, None)
-            if prop is None:
-                refuse("stimer direct", direct.modern_cap)
-            else:
-                parts.append(prop)
-    enabled = enabled_set(hyperv, hypervclock=hypervclock)
-    warnings = [
-        f"Hyper-V '{e.value}' requires '{needed.value}'"
-        + (" (<timer name='hypervclock' present='yes'/>)" if needed is _E.TIME else "")
-        + ": QEMU refuses to start under KVM without it"
-        for e, needed in missing_dependencies(enabled)
-    ]
-    if virt_type == "qemu" and _E.VPINDEX in enabled:
-        warnings.append(
-            "QEMU 7.2 refuses hv-vpindex (and so synic, stimer, tlbflush, ipi) under TCG: "
-            '"kernel doesn\'t allow setting HyperV VP_INDEX"'
-        )
+    warnings = dependency_warnings(hyperv, hypervclock=hypervclock, virt_type=virt_type)
     return HyperVParts(tuple(parts), tuple(refusals), tuple(warnings))
