@@ -32,15 +32,13 @@ def note(message: str) -> None:
     print(f"{PROG}: {one_line(message)}", file=sys.stderr)
 
 
-def emit(text: str, output: str | None) -> None:
-    """``text`` to standard output, or written atomically to file ``output``."""
+def emit(text: str, output: str | None, inputs: tuple[str, ...] = ()) -> None:
+    """``text`` to standard output, or to ``output`` by
+    :class:`~guestclock.host.files.OutputFile`'s rules (never over one of ``inputs``)."""
     if not output:
         sys.stdout.write(text)
         return
-    from guestclock.errors import InputError
-    from guestclock.host.files import atomic_write
+    from guestclock.host.files import OutputFile
 
-    try:
-        atomic_write(output, text.encode("utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot write '{output}': {exc.strerror}", subject=output) from None
+    with OutputFile(output, inputs=inputs) as out:
+        out.write(text)

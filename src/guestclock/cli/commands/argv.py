@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             binary = result.qemu.binary or binary_names(translation.caps.arch or DEFAULT_ARCH)[0]
             text = to_shell(translation, binary) + "\n"
-    emit(text, args.output)
+    emit(text, args.output, inputs=(args.file,))
     return 0

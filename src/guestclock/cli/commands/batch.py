@@ -77,31 +77,31 @@ def _summary(translated: int, refused: Counter[str], qemu: dict[str, object]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Translate every file; exit 1 when any domain was refused."""
-    from guestclock.cli.output import emit
     from guestclock.errors import UsageError
     from guestclock.workflows.batch import collect_files, run_batch
 
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more", subject="--jobs")
     files = collect_files(args.paths)
-    out: list[str] = []
+    from guestclock.host.files import OutputFile
+
+    # lines are written as chunks finish: nothing is held in memory, and a file is replaced
+    # only once the whole batch is there
+    output = OutputFile(args.output or "-", inputs=tuple(files))
     progress = _Progress(len(files))
     try:
-        totals = run_batch(
-            files,
-            options.qemu_source(args),
-            options.now_of(args),
-            defaults=options.domain_defaults(args),
-            jobs=args.jobs,
-            write=out.append if args.output else sys.stdout.write,
-            progress=progress.update,
-        )
+        with output:
+            totals = run_batch(
+                files,
+                options.qemu_source(args),
+                options.now_of(args),
+                defaults=options.domain_defaults(args),
+                jobs=args.jobs,
+                write=output.write,
+                progress=progress.update,
+            )
     finally:
         progress.close()
-    if args.output:
-        emit("".join(out), args.output)
-    else:
-        sys.stdout.flush()
     for line in totals.qemu.notes:
         note(line)
     sys.stderr.write(_summary(totals.translated, totals.refused, totals.qemu.describe()))
