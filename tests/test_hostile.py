@@ -781,7 +781,7 @@ def _fail(error: int) -> Callable[..., None]:
     [
         ("fsync", errno.ENOSPC, "No space left on device"),
         ("replace", errno.EXDEV, "Invalid cross-device link"),
-        ("chmod", errno.EPERM, "Operation not permitted"),
+        ("fchmod", errno.EPERM, "Operation not permitted"),
         ("mkstemp", errno.EDQUOT, "Disk quota exceeded"),
     ],
     ids=lambda fault: fault[0] if isinstance(fault, tuple) else str(fault),
@@ -802,32 +802,19 @@ def test_failed_write_keeps_the_old_file_and_no_temp_file(
 def test_short_write_on_a_full_disk_keeps_the_old_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The disk fills after part of the data: write() raises ENOSPC from inside the buffered file."""
+    """The disk fills after part of the data: the first write() puts some bytes in the temporary
+    file, the next raises ENOSPC."""
     args, target = _output_args(tmp_path)
-    real_fdopen = os.fdopen
+    real_write = os.write
+    calls: list[int] = []
 
-    class FullDisk(io.RawIOBase):
-        def __init__(self, fd: int) -> None:
-            self.fd = fd
+    def write(fd: int, data: object) -> int:
+        calls.append(fd)
+        if len(calls) == 1:
+            return real_write(fd, b"half")  # some bytes reach the temporary file
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data: object) -> int:
-            os.write(self.fd, b"half")  # some bytes reach the temporary file
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-        def fileno(self) -> int:
-            return self.fd
-
-        def close(self) -> None:
-            os.close(self.fd)
-            super().close()
-
-    def fdopen(fd: int, mode: str = "r", *rest: object) -> object:
-        return FullDisk(fd) if "w" in mode else real_fdopen(fd, mode, *rest)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(files.os, "fdopen", fdopen)
+    monkeypatch.setattr(files.os, "write", write)
     assert main(args) == 1
     assert capsys.readouterr().err == f"guestclock: error: cannot write '{target}': No space left on device\n"
     assert target.read_bytes() == OLD and _no_temp_files(target.parent)
