@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "matrix": "whether a clock runs on each QEMU of a folder of capability sets, and with which arguments",
     "verify": "start QEMU paused with the clock's arguments and check its timers",
     "batch": "translate many domains (files, directories, globs) into JSON lines",
+    "recommend": "the clock a guest OS should have, and what each VM manager would give it",
 }
 
 
